@@ -1,0 +1,95 @@
+"""The text-only and single-shot commands: `chat`, `say` and `transcribe`.
+
+They go through the same engines and stages as the device loop, so what `chat` answers is what the device
+would say.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from companion.engines import build_engines
+from companion.errors import AudioDeviceError
+from companion.events import AudioChunk, Clause, ReplyDelta, ReplyDone, Transcript
+from companion.settings import Settings
+from companion.stages import Stage, run_stages
+from companion.stages.chunker import ClauseChunker
+from companion.stages.tts import TtsStage
+from hardware.simulated import TypedTextInput
+from hardware.wav import WavFileSource, WavFolderSink
+
+
+def chat_loop(settings: Settings, speak_dir: Path | None = None) -> int:
+    engines = build_engines(settings, hearing=False)
+    sink = WavFolderSink(speak_dir) if speak_dir else None
+    text_input = TypedTextInput()
+    try:
+        engines.chat.start()
+        if sink is not None:
+            engines.synthesizer.start()
+        pipeline = engines.pipeline()
+        while (line := text_input.read_line("you> ")) is not None:
+            if not line.strip():
+                continue
+            print("companion> ", end="", flush=True)
+            if sink is None:
+                for piece in pipeline.dialog.respond(Transcript(line.strip(), engines.language)):
+                    if isinstance(piece, ReplyDelta):
+                        print(piece.text, end="", flush=True)
+            else:
+                sink.begin(engines.synthesizer.rate)
+                for event in pipeline.turn(Transcript(line.strip(), engines.language)):
+                    if isinstance(event, AudioChunk):
+                        sink.write(event.audio)
+                    elif isinstance(event, ReplyDelta):
+                        print(event.text, end="", flush=True)
+                sink.end()
+                print(f"\n  (spoken into {sink.last_path})", end="")
+            print(flush=True)
+    finally:
+        engines.close()
+    return 0
+
+
+def say(settings: Settings, text: str, out: Path) -> Path:
+    engines = build_engines(settings, hearing=False)
+    synthesizer = engines.synthesizer
+    synthesizer.start()
+    stages: list[Stage] = [ClauseChunker(engines.phrases.abbreviations), TtsStage(synthesizer)]
+    audio = bytearray()
+    for event in run_stages(stages, [ReplyDelta(text), ReplyDone()]):
+        if isinstance(event, AudioChunk):
+            audio += event.audio
+        elif isinstance(event, Clause):
+            print(f"saying: {event.text}", file=sys.stderr)
+    _write_wav(out, bytes(audio), synthesizer.rate)
+    return out
+
+
+def _write_wav(path: Path, audio: bytes, rate: int) -> None:
+    import wave
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".part")
+    with wave.open(str(temporary), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(audio)
+    temporary.replace(path)
+
+
+def transcribe_file(settings: Settings, wav: Path) -> str:
+    if not wav.is_file():
+        raise AudioDeviceError(f"There is no WAV file at {wav}.", "Check the path.")
+    engines = build_engines(settings, hearing=True)
+    assert engines.transcriber is not None
+    source = WavFileSource(wav)
+    source.start()
+    audio = bytearray()
+    while block := source.read():
+        audio += block
+    source.close()
+    engines.transcriber.start()
+    return engines.transcriber.transcribe(bytes(audio)).text

@@ -1,0 +1,156 @@
+"""`companion`: the command line. Parsing of flags happens here and nowhere else."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+from companion.errors import CompanionError, SettingsError
+from companion.settings import Settings, data_dir, load_settings
+
+log = logging.getLogger("companion")
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+class Shutdown(BaseException):
+    """SIGTERM: unwinds like Ctrl-C so every model and device is closed on the way out."""
+
+
+def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise Shutdown()
+
+
+def replies_dir(settings: Settings) -> Path:
+    return (
+        Path(settings.hardware.replies_dir)
+        if settings.hardware.replies_dir
+        else data_dir(settings) / "replies"
+    )
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.device import DeviceLoop
+    from companion.engines import build_engines
+    from companion.observers import ConsolePrinter, LightObserver, ObserverHub
+    from hardware.base import LightPattern
+    from hardware.factory import open_hardware
+
+    hardware = open_hardware(
+        settings.hardware, replies_dir(settings), simulate=args.simulate, input_wav=args.input_wav
+    )
+    log.info("hardware: %s", hardware.description)
+    engines = build_engines(settings, hearing=hardware.source is not None)
+    observers = ObserverHub([LightObserver(hardware.light)])
+    if hardware.simulated:
+        observers.add(ConsolePrinter())
+    try:
+        hardware.start()
+        try:
+            engines.start()
+        except CompanionError:
+            hardware.light.show(LightPattern.ERROR)
+            raise
+        observers.start()
+        loop = DeviceLoop(settings, hardware, engines, observers)
+        log.info("ready: %s", engines.phrases.say("ready"))
+        loop.run()
+    except (KeyboardInterrupt, Shutdown):
+        log.info("stopping")
+    finally:
+        observers.flush()
+        observers.close()
+        hardware.close()
+        engines.close()
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.chat import chat_loop
+
+    return chat_loop(settings, speak_dir=args.speak)
+
+
+def cmd_say(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.chat import say
+
+    path = say(settings, args.text, args.out)
+    print(path)
+    return 0
+
+
+def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.chat import transcribe_file
+
+    print(transcribe_file(settings, args.wav))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.doctor import run_doctor
+
+    return run_doctor(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="companion", description="A tabletop companion that talks.")
+    parser.add_argument("--config", type=Path, help="settings file (default: $COMPANION_CONFIG, …)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the companion (the device loop)")
+    run.add_argument("--simulate", action="store_true", help="keyboard as button even where GPIO exists")
+    run.add_argument("--input-wav", type=Path, help="speak this WAV file as one held-button turn, then stop")
+    run.set_defaults(func=cmd_run)
+
+    chat = commands.add_parser("chat", help="type to the companion; it answers in text")
+    chat.add_argument("--speak", type=Path, metavar="DIR", help="also write each spoken reply as a WAV here")
+    chat.set_defaults(func=cmd_chat)
+
+    say = commands.add_parser("say", help="speak a text into a WAV file with the companion's voice")
+    say.add_argument("text")
+    say.add_argument("--out", type=Path, required=True, help="the WAV file to write")
+    say.set_defaults(func=cmd_say)
+
+    transcribe = commands.add_parser("transcribe", help="print what the recogniser hears in a WAV file")
+    transcribe.add_argument("wav", type=Path)
+    transcribe.set_defaults(func=cmd_transcribe)
+
+    doctor = commands.add_parser("doctor", help="check audio, GPIO, models and memory, and say how to fix")
+    doctor.set_defaults(func=cmd_doctor)
+
+    from models.commands import register
+
+    register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        settings = load_settings(args.config)
+        command: Command = args.func
+        return command(args, settings)
+    except SettingsError as error:
+        print(f"companion: the settings are not right.\n  {error}", file=sys.stderr)
+        return 2
+    except CompanionError as error:
+        print(f"companion: {error}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, Shutdown):
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

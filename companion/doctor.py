@@ -1,0 +1,140 @@
+"""`companion doctor`: a plain-language check of everything the companion needs, with the fix for each
+problem. It opens no device and loads no model, so it is safe to run beside a running companion.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from companion.errors import CompanionError
+from companion.settings import Settings, data_dir
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    what: str
+    fix: str = ""
+
+
+def available_memory_mb() -> int:
+    """MemAvailable from /proc/meminfo: what can be used without swapping (Linux; 0 when unknown)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
+
+
+def check_settings(settings: Settings) -> list[Finding]:
+    source = settings.source or "built-in defaults (no settings file found)"
+    return [Finding(True, f"Settings: {source}; data in {data_dir(settings)}")]
+
+
+def check_models(settings: Settings, manifest_path: Path | None = None) -> list[Finding]:
+    from models import load_manifest, verify_model
+
+    manifest = load_manifest(manifest_path)
+    name = settings.general.model_profile
+    profile = manifest.profiles.get(name)
+    if profile is None:
+        return [
+            Finding(
+                False, f"Model profile '{name}' is unknown", f"Use one of: {', '.join(manifest.profiles)}"
+            )
+        ]
+    findings = []
+    needed_mb = 0
+    for model_name in (profile.stt, profile.llm, profile.tts):
+        entry = manifest.models[model_name]
+        needed_mb += entry.ram_mb
+        result = verify_model(entry, data_dir(settings))
+        findings.append(
+            Finding(result.ok, f"Model {model_name} ({entry.kind}): {result.summary}", result.fix)
+        )
+    free_mb = available_memory_mb()
+    if free_mb:
+        fits = needed_mb + 150 <= free_mb
+        findings.append(
+            Finding(
+                fits,
+                f"Memory: the {name} models need about {needed_mb} MB plus 150 MB for the program; "
+                f"{free_mb} MB is available",
+                ""
+                if fits
+                else "Close other programs, or choose a smaller model profile ([general] model_profile).",
+            )
+        )
+    return findings
+
+
+def check_audio(settings: Settings) -> list[Finding]:
+    from hardware.audio import list_audio_devices
+
+    backend = settings.hardware.audio_backend
+    try:
+        devices = list_audio_devices(backend)
+    except CompanionError as error:
+        return [Finding(False, f"Audio ({backend}): {error.message}", error.fix)]
+    inputs = [d.name for d in devices if d.max_input_channels > 0]
+    outputs = [d.name for d in devices if d.max_output_channels > 0]
+    findings = [
+        _device_finding("Microphone", settings.hardware.input_device, inputs, "input_device"),
+        _device_finding("Speaker", settings.hardware.output_device, outputs, "output_device"),
+    ]
+    return findings
+
+
+def _device_finding(what: str, wanted: str, names: list[str], key: str) -> Finding:
+    if not names:
+        return Finding(
+            False,
+            f"{what}: none found (without GPIO the companion runs simulated; a device cannot hear or speak)",
+            "Plug in the USB speakerphone, then run `companion doctor` again.",
+        )
+    if wanted and not any(wanted.lower() in n.lower() for n in names):
+        return Finding(
+            False,
+            f"{what}: no device matches [hardware] {key} = {wanted!r}; found: {', '.join(names)}",
+            f"Set [hardware] {key} to part of one of those names.",
+        )
+    return Finding(True, f"{what}: {', '.join(names)}")
+
+
+def check_gpio(settings: Settings) -> list[Finding]:
+    from hardware.factory import has_gpio
+
+    pins = f"button on GPIO{settings.hardware.button_pin}, light on GPIO{settings.hardware.light_pin}"
+    if has_gpio():
+        return [Finding(True, f"GPIO: available ({pins})")]
+    if settings.hardware.mode == "gpio":
+        return [
+            Finding(
+                False,
+                "GPIO: [hardware] mode = 'gpio', but this machine has no GPIO pins",
+                "Run on the Raspberry Pi, or set [hardware] mode = 'auto'.",
+            )
+        ]
+    return [
+        Finding(True, "GPIO: none on this machine; the Enter key stands in for the button (simulated mode)")
+    ]
+
+
+def run_doctor(settings: Settings, out: TextIO | None = None, manifest_path: Path | None = None) -> int:
+    out = out or sys.stdout
+    findings: list[Finding] = []
+    for check in (check_settings, check_audio, check_gpio):
+        findings += check(settings)
+    findings += check_models(settings, manifest_path)
+    for finding in findings:
+        print(f"{'OK     ' if finding.ok else 'PROBLEM'}  {finding.what}", file=out)
+        if finding.fix:
+            print(f"         Fix: {finding.fix}", file=out)
+    problems = sum(not f.ok for f in findings)
+    print(f"\n{problems} problem(s) found." if problems else "\nAll checks passed.", file=out)
+    return 1 if problems else 0

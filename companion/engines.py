@@ -1,0 +1,131 @@
+"""The models of the speech loop, resolved from the manifest's profile and loaded once.
+
+Construction only works out paths; `start()` loads every model (the slow part, done once per process) and
+warms the LLM's prompt prefix, so the first turn already finds the persona in llama.cpp's KV cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from companion.content import Phrases, load_persona, load_phrases
+from companion.errors import SettingsError
+from companion.llm import LlamaChat, LlmOptions
+from companion.pipeline import Pipeline
+from companion.settings import Settings, data_dir, dialogs_dir
+from companion.stages.dialog import LlmDialog
+from companion.stages.stt import SttOptions, WhisperTranscriber
+from companion.stages.tts import PiperSynthesizer, TtsOptions
+from companion.stages.vad import SileroVad
+from models import Manifest, load_manifest, model_path
+
+log = logging.getLogger(__name__)
+
+
+def spoken_language(settings: Settings, manifest: Manifest) -> str:
+    """The language setting, or the installed profile's language when it is `auto`."""
+    profile = _profile(settings, manifest)
+    language = profile.language if settings.general.language == "auto" else settings.general.language
+    if language != profile.language:
+        log.warning(
+            "language %s is set, but the %s profile's voice speaks %s",
+            language,
+            profile.name,
+            profile.language,
+        )
+    return language
+
+
+def _profile(settings: Settings, manifest: Manifest):  # type: ignore[no-untyped-def]
+    name = settings.general.model_profile
+    if name not in manifest.profiles:
+        raise SettingsError(
+            f"[general] model_profile = {name!r} is not a profile in the model manifest.",
+            f"Use one of: {', '.join(sorted(manifest.profiles))}.",
+        )
+    return manifest.profiles[name]
+
+
+@dataclass
+class Engines:
+    transcriber: WhisperTranscriber | None
+    chat: LlamaChat
+    synthesizer: PiperSynthesizer
+    vad: SileroVad | None
+    phrases: Phrases
+    language: str
+
+    def start(self) -> None:
+        for name, part in (
+            ("speech recogniser", self.transcriber),
+            ("voice activity detector", self.vad),
+            ("language model", self.chat),
+            ("voice", self.synthesizer),
+        ):
+            if part is None:
+                continue
+            began = time.perf_counter()
+            part.start()
+            log.info("%s loaded in %.2f s", name, time.perf_counter() - began)
+        self.chat.warm_up()
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.transcriber, LlmDialog(self.chat, self.phrases), self.synthesizer, self.phrases)
+
+    def close(self) -> None:
+        for part in (self.transcriber, self.chat, self.synthesizer):
+            if part is not None:
+                part.close()
+
+
+def build_engines(settings: Settings, *, hearing: bool = True, manifest_path: Path | None = None) -> Engines:
+    """Resolve every model of the settings' profile. `hearing=False` skips the recogniser (typed input)."""
+    manifest = load_manifest(manifest_path)
+    profile = _profile(settings, manifest)
+    language = spoken_language(settings, manifest)
+    where = data_dir(settings)
+    llm_entry = manifest.models[profile.llm]
+    dialogs = dialogs_dir(settings)
+    chat = LlamaChat(
+        LlmOptions(
+            model_path=model_path(llm_entry, where),
+            style=llm_entry.prompt_style or "chat",
+            context_tokens=settings.llm.context_tokens,
+            threads=settings.llm.threads,
+            max_reply_tokens=settings.llm.max_reply_tokens,
+            history_turns=settings.llm.history_turns,
+            temperature=settings.llm.temperature,
+            seed=settings.llm.seed,
+        ),
+        load_persona(dialogs, language),
+    )
+    transcriber = None
+    if hearing:
+        transcriber = WhisperTranscriber(
+            SttOptions(
+                model_path=model_path(manifest.models[profile.stt], where),
+                language=language,
+                beam_size=settings.stt.beam_size,
+                threads=settings.stt.threads,
+                initial_prompt=settings.stt.initial_prompt,
+                vad_threshold=settings.listening.vad_threshold,
+            )
+        )
+    synthesizer = PiperSynthesizer(
+        TtsOptions(
+            model_path=model_path(manifest.models[profile.tts], where),
+            length_scale=settings.speech.length_scale,
+            volume=settings.speech.volume,
+        )
+    )
+    return Engines(
+        transcriber=transcriber,
+        chat=chat,
+        synthesizer=synthesizer,
+        vad=SileroVad() if hearing else None,
+        phrases=load_phrases(dialogs, language),
+        language=language,
+    )

@@ -1,0 +1,67 @@
+"""A small error hierarchy with stable codes, one family per stage.
+
+The codes are part of the product's contract: the light, `companion doctor` and (later) the usage counts
+refer to them, so change a code only with a migration of whatever counts it.
+"""
+
+from __future__ import annotations
+
+
+class CompanionError(Exception):
+    """Base of every error the companion reports in plain language."""
+
+    code = "companion"
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  Fix: {self.fix}" if self.fix else self.message
+
+
+class SettingsError(CompanionError):
+    code = "settings"
+
+
+class ModelError(CompanionError):
+    """A model file is missing, corrupt, or does not fit."""
+
+    code = "model"
+
+
+class DownloadError(ModelError):
+    code = "model.download"
+
+
+class AudioDeviceError(CompanionError):
+    code = "audio.device"
+
+
+class HardwareError(CompanionError):
+    code = "hardware"
+
+
+class MissingPackageError(CompanionError):
+    """A heavy optional library is not installed; the message names the pip package."""
+
+    code = "package.missing"
+
+    def __init__(self, module: str, package: str) -> None:
+        super().__init__(
+            f"The Python package '{package}' is needed here but is not installed (import {module} failed).",
+            f"pip install {package}",
+        )
+
+
+class SttError(CompanionError):
+    code = "stt"
+
+
+class LlmError(CompanionError):
+    code = "llm"
+
+
+class TtsError(CompanionError):
+    code = "tts"

@@ -1,0 +1,185 @@
+"""The language model through llama-cpp-python: loaded once, streamed token by token.
+
+Two prompt styles, chosen by the model's manifest entry:
+- `chat`: an instruct model driven through its own chat template;
+- `base`: a base model (the dev Gemma 270M) driven by a few-shot transcript and stop sequences.
+Either way the prompt is built append-only — persona first, then whole exchanges, then the new words —
+so llama.cpp finds the previous turn's tokens as a prefix of the next prompt and reuses its KV cache.
+When the history must shrink, the oldest whole exchange goes; the persona prefix always stays.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from companion.errors import LlmError, MissingPackageError, ModelError
+
+log = logging.getLogger(__name__)
+
+PromptStyle = Literal["base", "chat"]
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Who the companion is, from dialogs/<lang>/persona.toml."""
+
+    system: str
+    person_label: str
+    companion_label: str
+    examples: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class LlmOptions:
+    model_path: Path
+    style: PromptStyle
+    context_tokens: int = 2048
+    threads: int = 0
+    max_reply_tokens: int = 96
+    history_turns: int = 6
+    temperature: float = 0.7
+    seed: int = -1
+
+
+def base_prompt(persona: Persona, history: list[tuple[str, str]], user_text: str) -> str:
+    lines = [persona.system.strip(), ""]
+    for person, companion in [*persona.examples, *history]:
+        lines += [f"{persona.person_label}: {person}", f"{persona.companion_label}: {companion}"]
+    lines += [f"{persona.person_label}: {user_text}", f"{persona.companion_label}:"]
+    return "\n".join(lines)
+
+
+def chat_messages(persona: Persona, history: list[tuple[str, str]], user_text: str) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": persona.system.strip()}]
+    for person, companion in [*persona.examples, *history]:
+        messages += [{"role": "user", "content": person}, {"role": "assistant", "content": companion}]
+    messages.append({"role": "user", "content": user_text})
+    return messages
+
+
+def stop_sequences(persona: Persona) -> list[str]:
+    # A base model happily writes the person's next line too; any of these means its own turn is over.
+    return [f"\n{persona.person_label}:", f"{persona.person_label}:", "\n\n"]
+
+
+class LlamaChat:
+    """Short-term memory plus the model. Transcripts live only here, in RAM, for this conversation."""
+
+    def __init__(self, options: LlmOptions, persona: Persona) -> None:
+        self.options = options
+        self.persona = persona
+        self._llm: Any = None
+        self._history: deque[tuple[str, str]] = deque(maxlen=options.history_turns)
+
+    def start(self) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as error:
+            raise MissingPackageError("llama_cpp", "llama-cpp-python") from error
+        path = self.options.model_path
+        if not path.is_file():
+            raise ModelError(f"The language model is missing: {path}", "companion models install")
+        try:
+            self._llm = Llama(
+                model_path=str(path),
+                n_ctx=self.options.context_tokens,
+                n_threads=self.options.threads or None,
+                seed=self.options.seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as error:
+            raise ModelError(
+                f"The language model {path} could not be loaded ({error}).",
+                "companion models verify, then companion models install",
+            ) from error
+
+    def warm_up(self) -> None:
+        """Evaluate the persona prefix now, so the first real turn finds it in the KV cache."""
+        if self._llm is None:
+            self.start()
+        if self.options.style == "chat":
+            messages = chat_messages(self.persona, [], "")[:-1]
+            self._llm.create_chat_completion(messages=messages, max_tokens=1)
+        else:
+            self._llm.create_completion(
+                prompt=base_prompt(self.persona, [], "").rsplit("\n", 2)[0], max_tokens=1
+            )
+
+    def forget(self) -> None:
+        """End the conversation: nothing said in it is kept."""
+        self._history.clear()
+
+    @property
+    def history(self) -> list[tuple[str, str]]:
+        return list(self._history)
+
+    def reply(self, user_text: str) -> Generator[str, None, None]:
+        """Stream the reply's text pieces; the exchange joins the history once the stream ends or stops."""
+        if self._llm is None:
+            self.start()
+        self._fit_history(user_text)
+        pieces: list[str] = []
+        try:
+            for piece in self._stream(user_text):
+                pieces.append(piece)
+                yield piece
+        except (RuntimeError, ValueError) as error:
+            raise LlmError(f"The language model failed while answering: {error}") from error
+        finally:
+            # Also on an interrupt (GeneratorExit): what was generated is what the next prompt must show,
+            # or the KV cache prefix would no longer match.
+            reply = "".join(pieces).strip()
+            if reply and self._history.maxlen != 0:
+                self._history.append((user_text, reply))
+
+    def _stream(self, user_text: str) -> Iterator[str]:
+        common: dict[str, Any] = {
+            "max_tokens": self.options.max_reply_tokens,
+            "temperature": self.options.temperature,
+            "stream": True,
+        }
+        history = list(self._history)
+        if self.options.style == "chat":
+            messages = chat_messages(self.persona, history, user_text)
+            for part in self._llm.create_chat_completion(messages=messages, **common):
+                text = part["choices"][0]["delta"].get("content")
+                if text:
+                    yield text
+        else:
+            prompt = base_prompt(self.persona, history, user_text)
+            stops = stop_sequences(self.persona)
+            for part in self._llm.create_completion(prompt=prompt, stop=stops, **common):
+                text = part["choices"][0]["text"]
+                if text:
+                    yield text
+
+    def _fit_history(self, user_text: str) -> None:
+        """Drop the oldest whole exchanges until prompt plus reply fit the context window."""
+        budget = self.options.context_tokens - self.options.max_reply_tokens
+        while self._prompt_tokens(user_text) > budget:
+            if not self._history:
+                raise LlmError(
+                    "What was said is too long for the language model's context window.",
+                    "Raise [llm] context_tokens or lower max_reply_tokens in the settings.",
+                )
+            self._history.popleft()
+
+    def _prompt_tokens(self, user_text: str) -> int:
+        history = list(self._history)
+        if self.options.style == "chat":
+            # The template adds a few tokens per message; 8 is generous for the templates we ship.
+            messages = chat_messages(self.persona, history, user_text)
+            text = "\n".join(m["content"] for m in messages)
+            return len(self._llm.tokenize(text.encode("utf-8"))) + 8 * len(messages)
+        prompt = base_prompt(self.persona, history, user_text)
+        return len(self._llm.tokenize(prompt.encode("utf-8")))
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+        self._llm = None

@@ -1,0 +1,51 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tiny_models import make_tiny_gguf, make_tiny_piper_voice, make_tiny_whisper
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny llama GGUF that answers every prompt with ``tiny_models.GGUF_REPLY``, repeating it."""
+    return make_tiny_gguf(tmp_path_factory.mktemp("tiny_gguf") / "tiny.gguf")
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny multilingual faster-whisper model dir that hears "hello there" in any audio."""
+    return make_tiny_whisper(tmp_path_factory.mktemp("tiny_whisper"), phrase="hello there")
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper_da(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny multilingual faster-whisper model dir that hears Danish "hej med dig" in any audio."""
+    return make_tiny_whisper(
+        tmp_path_factory.mktemp("tiny_whisper_da"), phrase="hej med dig", multilingual=True, language="da"
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_piper_voice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path to a tiny English piper voice (.onnx, with its .onnx.json beside it) that outputs a tone."""
+    return make_tiny_piper_voice(tmp_path_factory.mktemp("tiny_piper_voice"), language="en")
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real English sentence spoken by espeak-ng, 16 kHz mono, after half a second of silence."""
+    from speech import espeak_wav
+
+    folder = tmp_path_factory.mktemp("speech")
+    return espeak_wav("Hello, I would like to talk about my garden.", folder / "garden.wav", lead_ms=500)
+
+
+@pytest.fixture(scope="session")
+def speech_wav_16k(speech_wav: Path) -> bytes:
+    from speech import pcm_of
+
+    return pcm_of(speech_wav)

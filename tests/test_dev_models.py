@@ -1,0 +1,128 @@
+"""End to end on the real `dev` models from PyPI, through the `companion` command as a person runs it.
+
+Slower than the tiny-model tests (the models load in about two seconds) but they run in CI too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from speech import espeak_wav
+
+pytestmark = pytest.mark.dev_models
+
+
+@pytest.fixture(scope="module")
+def dev_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A data directory with the dev models installed, and settings pointing at it."""
+    home = tmp_path_factory.mktemp("dev")
+    config = home / "companion.toml"
+    config.write_text(
+        f'[general]\ndata_dir = "{home / "data"}"\n[hardware]\nmode = "simulated"\n[llm]\nseed = 7\n'
+    )
+    env = {**os.environ, "COMPANION_CONFIG": str(config)}
+    env.pop("GPIOZERO_PIN_FACTORY", None)
+    result = companion(["models", "install", "dev", "--no-progress"], env)
+    assert result.returncode == 0, result.stderr
+    return env
+
+
+def companion(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "companion.cli", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_spoken_wav_turn_gets_a_spoken_reply(dev_env: dict[str, str], tmp_path: Path) -> None:
+    wav = espeak_wav("Hello, I would like to talk about my garden.", tmp_path / "turn.wav", lead_ms=300)
+    result = companion(["run", "--input-wav", str(wav)], dev_env)
+    assert result.returncode == 0, result.stderr
+    heard = next(line for line in result.stdout.splitlines() if line.startswith("you> "))
+    assert "garden" in heard.lower()
+    assert "companion> " in result.stdout
+    replies = sorted((Path(dev_env["COMPANION_CONFIG"]).parent / "data" / "replies").glob("reply-*.wav"))
+    assert replies
+    with wave.open(str(replies[-1])) as reply:
+        assert reply.getframerate() == 22050
+        assert reply.getnframes() > 22050 // 2  # earcon plus at least some speech
+
+
+def test_say_then_transcribe_round_trip(dev_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "said.wav"
+    said = companion(
+        ["say", "Good morning. The reading group meets on Thursday.", "--out", str(out)], dev_env
+    )
+    assert said.returncode == 0, said.stderr
+    heard = companion(["transcribe", str(out)], dev_env)
+    assert heard.returncode == 0, heard.stderr
+    assert "reading group" in heard.stdout.lower()
+
+
+def test_chat_answers_typed_text_and_speaks_it(dev_env: dict[str, str], tmp_path: Path) -> None:
+    result = companion(["chat", "--speak", str(tmp_path / "spoken")], dev_env, stdin="Hello there.\n")
+    assert result.returncode == 0, result.stderr
+    assert "companion> " in result.stdout
+    assert len(list((tmp_path / "spoken").glob("*.wav"))) == 1
+
+
+def test_doctor_names_models_and_the_simulated_hardware(dev_env: dict[str, str]) -> None:
+    result = companion(["doctor"], dev_env)
+    assert "gemma" in result.stdout.lower()
+    assert "OK" in result.stdout
+    assert "Microphone" in result.stdout and "GPIO" in result.stdout
+
+
+def test_missing_model_is_named_with_its_fix(tmp_path: Path) -> None:
+    config = tmp_path / "companion.toml"
+    config.write_text(f'[general]\ndata_dir = "{tmp_path / "empty"}"\n[hardware]\nmode = "simulated"\n')
+    env = {**os.environ, "COMPANION_CONFIG": str(config)}
+    result = companion(["run"], env)
+    assert result.returncode == 1
+    assert "gemma-3-270m-q4_k_m.gguf" in result.stderr
+    assert "companion models install" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_settings_stop_start_up_with_a_plain_message(tmp_path: Path) -> None:
+    config = tmp_path / "companion.toml"
+    config.write_text("[speech]\nlength_scale = 9\n")
+    result = companion(["run"], {**os.environ, "COMPANION_CONFIG": str(config)})
+    assert result.returncode == 2
+    assert "length_scale = 9" in result.stderr and "between 0.5 and 2" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_close_everything_and_exit_0(dev_env: dict[str, str], how: signal.Signals) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "companion.cli", "run"],
+        env=dev_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    deadline = time.monotonic() + 120
+    seen = ""
+    while "ready" not in seen and time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen += line
+    assert "ready" in seen, seen
+    process.send_signal(how)
+    assert process.wait(timeout=30) == 0

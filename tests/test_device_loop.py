@@ -1,0 +1,126 @@
+"""The device loop end to end on tiny models: a WAV turn through the simulated button into a WAV folder,
+a typed turn, and a hands-free tap ended by the real Silero VAD."""
+
+from __future__ import annotations
+
+import io
+import wave
+from pathlib import Path
+
+import pytest
+
+from companion.content import load_persona, load_phrases
+from companion.device import DeviceLoop
+from companion.engines import Engines
+from companion.events import Event, ListeningStarted, ListenMode, Transcript, TurnDone, Utterance
+from companion.llm import LlamaChat, LlmOptions
+from companion.observers import ObserverHub
+from companion.settings import HardwareSettings, Settings
+from companion.stages.stt import SttOptions, WhisperTranscriber
+from companion.stages.tts import PiperSynthesizer, TtsOptions
+from companion.stages.vad import SileroVad
+from hardware.factory import Hardware, open_hardware
+from hardware.light import ConsoleLight
+from hardware.simulated import SimulatedButton, TypedTextInput
+from hardware.wav import MemorySink, WavFileSource
+
+DIALOGS = Path(__file__).parent.parent / "dialogs"
+
+
+def tiny_engines(gguf: Path, whisper: Path, voice: Path) -> Engines:
+    chat = LlamaChat(
+        LlmOptions(gguf, "base", context_tokens=4096, max_reply_tokens=7, temperature=0.0, seed=1),
+        load_persona(DIALOGS, "en"),
+    )
+    return Engines(
+        transcriber=WhisperTranscriber(SttOptions(whisper, "en")),
+        chat=chat,
+        synthesizer=PiperSynthesizer(TtsOptions(voice)),
+        vad=SileroVad(),
+        phrases=load_phrases(DIALOGS, "en"),
+        language="en",
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture
+def engines(tiny_gguf: Path, tiny_whisper: Path, tiny_piper_voice: Path) -> Engines:
+    built = tiny_engines(tiny_gguf, tiny_whisper, tiny_piper_voice)
+    built.start()
+    return built
+
+
+def run_loop(hardware: Hardware, engines: Engines, settings: Settings | None = None) -> list[Event]:
+    recorder = Recorder()
+    hub = ObserverHub([recorder])
+    hardware.start()
+    try:
+        DeviceLoop(settings or Settings(), hardware, engines, hub).run()
+    finally:
+        hardware.close()
+    return recorder.events
+
+
+def test_wav_turn_through_the_simulated_button_is_spoken_into_the_wav_folder(
+    engines: Engines, speech_wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    replies = tmp_path / "replies"
+    hardware = open_hardware(
+        HardwareSettings(mode="simulated"), replies, simulate=True, input_wav=speech_wav, devices=[]
+    )
+    events = run_loop(hardware, engines)
+    assert ListeningStarted(ListenMode.PUSH_TO_TALK, 0) in events
+    utterance = next(e for e in events if isinstance(e, Utterance))
+    assert utterance.duration_ms >= 1500
+    assert Transcript("hello there", "en") in events
+    assert events[-1] == TurnDone(interrupted=False)
+    files = sorted(replies.glob("*.wav"))
+    assert len(files) == 1
+    with wave.open(str(files[0])) as wav:
+        assert wav.getframerate() == 22050 and wav.getnframes() > 22050 * 0.5
+
+
+def test_typed_text_skips_the_recogniser(engines: Engines, tmp_path: Path) -> None:
+    sink = MemorySink()
+    hardware = Hardware(
+        button=SimulatedButton(),
+        light=ConsoleLight(io.StringIO()),
+        source=None,
+        sink=sink,
+        text_input=TypedTextInput(io.StringIO("Good morning\n\nHow are you?\n"), io.StringIO()),
+        simulated=True,
+        description="test",
+    )
+    events = run_loop(hardware, engines)
+    assert [e.text for e in events if isinstance(e, Transcript)] == ["Good morning", "How are you?"]
+    assert len(sink.streams) == 2 and all(len(audio) > 0 for _rate, audio in sink.streams)
+
+
+def test_a_tap_starts_hands_free_listening_that_the_real_vad_ends(
+    engines: Engines, tmp_path: Path, speech_wav: Path
+) -> None:
+    button = SimulatedButton()
+
+    # Tap at the start of the file (press and release within one block); the speech follows after 0.5 s
+    # of silence and the file ends in 1.5 s of silence, which the VAD must notice.
+    def tap() -> None:
+        button.press()
+        button.release()
+
+    source = WavFileSource(speech_wav, trailing_silence_ms=1500, on_start=tap)
+    sink = MemorySink()
+    hardware = Hardware(button, ConsoleLight(io.StringIO()), source, sink, None, True, "test")
+    events = run_loop(hardware, engines)
+    modes = [e.mode for e in events if isinstance(e, ListeningStarted)]
+    assert modes == [ListenMode.PUSH_TO_TALK, ListenMode.HANDS_FREE]
+    utterance = next(e for e in events if isinstance(e, Utterance))
+    assert utterance.reason.value == "silence"
+    assert len(sink.streams) == 1
