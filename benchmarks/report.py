@@ -62,7 +62,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         "- *Stages*: wall time inside the recogniser's call; from the LLM call to the first clause",
         "  reaching the voice; from that call to the voice's first block. *Overhead* is first audio minus",
         "  those three.",
-        "- *Streaming*: the same prompt, greedy decoding, the LLM held to 8 and to 80 tokens (end-of-text",
+        "- *Streaming*: the same prompt, greedy decoding, the LLM held to 12 and to 120 tokens (end-of-text",
         "  and newlines suppressed), first audio measured from the start of the turn; median of the rounds.",
         "- *Prefix reuse*: a conversation's first turn after clearing llama.cpp's KV cache (cold) against",
         "  its second turn, whose prompt extends the first (warm).",

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.instruments import PacedSink, PacedWavSource, StageClock, instrument, resident_mb
+from companion.cli import limit_malloc_arenas
 from companion.device import DeviceLoop
 from companion.engines import Engines, build_engines
 from companion.events import Clause, EndReason, Event, Transcript, Utterance
@@ -32,7 +33,7 @@ from companion.settings import Settings, load_settings
 from hardware.base import LightPattern
 from hardware.factory import Hardware
 from hardware.simulated import SimulatedButton
-from hardware.wav import WavFileSource
+from hardware.wav import WavFileSource, write_wav
 from models import load_manifest
 
 HERE = Path(__file__).parent
@@ -74,16 +75,8 @@ class _NullSink:
 
 def make_speech(engines: Engines, folder: Path) -> Path:
     """The test utterance, spoken by the dev piper voice (real speech, made here, no download)."""
-    import wave
-
-    path = folder / "utterance.wav"
     audio = b"".join(engines.synthesizer.synthesize(SENTENCE))
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(engines.synthesizer.rate)
-        wav.writeframes(audio)
-    return path
+    return write_wav(folder / "utterance.wav", audio, engines.synthesizer.rate)
 
 
 def spoken_turn(settings: Settings, engines: Engines, clock: StageClock, wav: Path) -> dict[str, float]:
@@ -167,7 +160,7 @@ def streaming_proof(engines: Engines, rounds: int) -> dict[str, float]:
     long: list[float] = []
     words = {"short": 0, "long": 0}
     for _ in range(rounds):
-        for name, tokens, into in (("short", 8, short), ("long", 80, long)):
+        for name, tokens, into in (("short", 12, short), ("long", 120, long)):
             force_reply_length(engines, tokens)
             latency, count = typed_turn(engines, "Tell me about your day.")
             into.append(latency)
@@ -271,6 +264,7 @@ def model_file_bytes(settings: Settings) -> int:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    limit_malloc_arenas()  # as `companion run` does
     settings = load_settings(args.config)
     settings = replace(settings, llm=replace(settings.llm, seed=11))
     engines = build_engines(settings, hearing=True)

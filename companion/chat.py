@@ -11,13 +11,10 @@ from pathlib import Path
 
 from companion.engines import build_engines
 from companion.errors import AudioDeviceError
-from companion.events import AudioChunk, Clause, ReplyDelta, ReplyDone, Transcript
+from companion.events import AudioChunk, Clause, ReplyDelta, Transcript
 from companion.settings import Settings
-from companion.stages import Stage, run_stages
-from companion.stages.chunker import ClauseChunker
-from companion.stages.tts import TtsStage
 from hardware.simulated import TypedTextInput
-from hardware.wav import WavFileSource, WavFolderSink
+from hardware.wav import WavFileSource, WavFolderSink, write_wav
 
 
 def chat_loop(settings: Settings, speak_dir: Path | None = None) -> int:
@@ -56,28 +53,13 @@ def say(settings: Settings, text: str, out: Path) -> Path:
     engines = build_engines(settings, hearing=False)
     synthesizer = engines.synthesizer
     synthesizer.start()
-    stages: list[Stage] = [ClauseChunker(engines.phrases.abbreviations), TtsStage(synthesizer)]
     audio = bytearray()
-    for event in run_stages(stages, [ReplyDelta(text), ReplyDone()]):
+    for event in engines.pipeline().speak(text):
         if isinstance(event, AudioChunk):
             audio += event.audio
         elif isinstance(event, Clause):
             print(f"saying: {event.text}", file=sys.stderr)
-    _write_wav(out, bytes(audio), synthesizer.rate)
-    return out
-
-
-def _write_wav(path: Path, audio: bytes, rate: int) -> None:
-    import wave
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
-    with wave.open(str(temporary), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(audio)
-    temporary.replace(path)
+    return write_wav(out, bytes(audio), synthesizer.rate)
 
 
 def transcribe_file(settings: Settings, wav: Path) -> str:

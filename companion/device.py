@@ -13,7 +13,17 @@ import queue
 import threading
 
 from companion.engines import Engines
-from companion.events import AudioChunk, AudioStop, ButtonDown, ButtonUp, Event, Transcript, Utterance
+from companion.events import (
+    AudioChunk,
+    AudioStop,
+    ButtonDown,
+    ButtonUp,
+    Event,
+    ListeningStarted,
+    ListenMode,
+    Transcript,
+    Utterance,
+)
 from companion.observers import ObserverHub
 from companion.pipeline import TurnPlayer
 from companion.settings import Settings
@@ -100,10 +110,10 @@ class DeviceLoop:
         return False
 
     def _on_endpoint(self, event: Event) -> None:
-        if isinstance(event, AudioChunk):
-            return
         self._observers.publish(event)
-        if isinstance(event, Utterance):
+        if isinstance(event, ListeningStarted) and event.mode is ListenMode.HANDS_FREE and self._engines.vad:
+            self._engines.vad.reset()  # the detector's memory of an earlier turn must not end this one
+        elif isinstance(event, Utterance):
             self._player.start_turn(event)
 
     def _speech_probability(self, frame: bytes) -> float:

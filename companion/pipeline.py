@@ -57,10 +57,10 @@ class Pipeline:
             stages.insert(0, SttStage(self.transcriber))
         return run_stages(stages, [start])
 
-    def apology(self) -> Iterator[Event]:
-        """A spoken 'something went wrong', through the chunker and TTS only (not the model that failed)."""
+    def speak(self, text: str) -> Iterator[Event]:
+        """A fixed text through the chunker and the voice only: no recogniser, no LLM."""
         stages: list[Stage] = [ClauseChunker(self.phrases.abbreviations), TtsStage(self.synthesizer)]
-        return run_stages(stages, [ReplyDelta(self.phrases.say("something_went_wrong")), ReplyDone()])
+        return run_stages(stages, [ReplyDelta(text), ReplyDone()])
 
 
 class TurnPlayer:
@@ -121,7 +121,8 @@ class TurnPlayer:
         if self._cancelled.is_set():
             return False
         try:
-            return self._play(self._pipeline.apology())
+            # Only the chunker and the voice: not the model that has just failed.
+            return self._play(self._pipeline.speak(self._pipeline.phrases.say("something_went_wrong")))
         except CompanionError as error:
             # Even the voice failed: the light (error pattern) is all that is left to tell the person.
             log.error("could not say sorry either: [%s] %s", error.code, error.message)

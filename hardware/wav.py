@@ -153,6 +153,23 @@ class WavFileSource:
         self._audio = None
 
 
+def write_wav(path: Path, audio: bytes, rate: int) -> Path:
+    """One whole mono int16 WAV, written under a temporary name and renamed: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        with wave.open(str(temporary), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(SAMPLE_WIDTH)
+            out.setframerate(rate)
+            out.writeframes(audio)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise AudioDeviceError(f"Cannot write {path}: {error.strerror or error}.") from error
+    return path
+
+
 _REPLY_NAME = re.compile(r"^reply-(\d+)\.wav$")
 
 
