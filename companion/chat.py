@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from companion.engines import build_engines
-from companion.errors import AudioDeviceError
+from companion.errors import AudioDeviceError, CompanionError
 from companion.events import AudioChunk, Clause, ReplyDelta, Transcript
 from companion.settings import Settings
 from hardware.simulated import TypedTextInput
@@ -59,6 +59,10 @@ def say(settings: Settings, text: str, out: Path) -> Path:
             audio += event.audio
         elif isinstance(event, Clause):
             print(f"saying: {event.text}", file=sys.stderr)
+    if not audio:
+        raise CompanionError(
+            "There is nothing in that text the voice can say (only symbols or emoji).", "Give it some words."
+        )
     return write_wav(out, bytes(audio), synthesizer.rate)
 
 

@@ -26,26 +26,6 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise Shutdown()
 
 
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Cap glibc's per-thread malloc arenas before the models start their threads.
-
-    Each thread that allocates (the recogniser's, the voice's, each turn's) otherwise gets an arena of its
-    own that keeps freed memory; on a 4 GB Pi that memory belongs to the LLM. Measured on the dev models:
-    about 50 MB less resident memory after a few dozen turns (benchmarks/RESULTS.md).
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if sys.platform != "linux" or name is None:
-        return
-    m_arena_max = -8  # from glibc's malloc.h
-    try:
-        ctypes.CDLL(name).mallopt(m_arena_max, arenas)
-    except (OSError, AttributeError):  # musl and other C libraries have no mallopt: nothing to tune
-        log.debug("mallopt is not available; malloc arenas left as they are")
-
-
 def replies_dir(settings: Settings) -> Path:
     return (
         Path(settings.hardware.replies_dir)
@@ -56,20 +36,21 @@ def replies_dir(settings: Settings) -> Path:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from companion.device import DeviceLoop
-    from companion.engines import build_engines
+    from companion.engines import build_engines, limit_malloc_arenas
     from companion.observers import ConsolePrinter, LightObserver, ObserverHub
     from hardware.base import LightPattern
     from hardware.factory import open_hardware
 
-    limit_malloc_arenas()
     hardware = open_hardware(
         settings.hardware, replies_dir(settings), simulate=args.simulate, input_wav=args.input_wav
     )
     log.info("hardware: %s", hardware.description)
+    limit_malloc_arenas()
     engines = build_engines(settings, hearing=hardware.source is not None)
     observers = ObserverHub([LightObserver(hardware.light)])
     if hardware.simulated:
         observers.add(ConsolePrinter())
+    loop = DeviceLoop(settings, hardware, engines, observers)
     try:
         hardware.start()
         try:
@@ -78,12 +59,15 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             hardware.light.show(LightPattern.ERROR)
             raise
         observers.start()
-        loop = DeviceLoop(settings, hardware, engines, observers)
         log.info("ready: %s", engines.phrases.say("ready"))
         loop.run()
     except (KeyboardInterrupt, Shutdown):
         log.info("stopping")
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the clean-up short and leave a model half-closed.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        loop.close()  # the turn under way ends first: the models must not vanish beneath it
         observers.flush()
         observers.close()
         hardware.close()

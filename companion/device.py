@@ -13,6 +13,7 @@ import queue
 import threading
 
 from companion.engines import Engines
+from companion.errors import CompanionError
 from companion.events import (
     AudioChunk,
     AudioStop,
@@ -21,6 +22,7 @@ from companion.events import (
     Event,
     ListeningStarted,
     ListenMode,
+    StageError,
     Transcript,
     Utterance,
 )
@@ -49,12 +51,24 @@ class DeviceLoop:
         self._stop = threading.Event()
         self._player = TurnPlayer(engines.pipeline(), hardware.sink, observers, settings.speech.earcon)
         self._swallow_release = False
+        self._microphone_error: CompanionError | None = None
 
     def stop(self) -> None:
         self._stop.set()
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop serving and end a turn under way, so the models can be closed safely afterwards."""
+        self._stop.set()
+        if self._player.busy:
+            self._player.interrupt()
+        if not self._player.wait(timeout):
+            log.error("a turn did not end within %.0f s of being interrupted", timeout)
+
     def run(self) -> None:
-        """Serve turns until stopped, or until a finite source (a WAV file, typed text) runs out."""
+        """Serve turns until stopped, or until a finite source (a WAV file, typed text) runs out.
+
+        A microphone that fails ends the loop with its AudioDeviceError (after the light shows it).
+        """
         self._hardware.light.show(LightPattern.IDLE)
         if self._hardware.source is None:
             self._run_typed()
@@ -65,6 +79,8 @@ class DeviceLoop:
         reader.start()
         self._serve_inbox()
         self._player.wait()
+        if self._microphone_error is not None:
+            raise self._microphone_error
 
     def _run_typed(self) -> None:
         text_input = self._hardware.text_input
@@ -78,12 +94,18 @@ class DeviceLoop:
                 self._player.wait()
 
     def _read_microphone(self, source: AudioSource) -> None:
-        while not self._stop.is_set():
-            block = source.read()
-            if not block:
-                break
-            self._inbox.put(AudioChunk(block, source.rate))
-        self._inbox.put(AudioStop())
+        try:
+            while not self._stop.is_set():
+                block = source.read()
+                if not block:
+                    break
+                self._inbox.put(AudioChunk(block, source.rate))
+        except CompanionError as error:
+            log.error("the microphone failed: %s", error.message)
+            self._microphone_error = error
+            self._observers.publish(StageError("audio", error.code, error.message))
+        finally:
+            self._inbox.put(AudioStop())
 
     def _serve_inbox(self) -> None:
         endpointer = Endpointer(self._settings.listening, self._speech_probability)
@@ -93,6 +115,8 @@ class DeviceLoop:
             except queue.Empty:
                 continue
             if isinstance(event, AudioStop):
+                for out in endpointer.end_of_stream():
+                    self._on_endpoint(out)
                 return
             if not self._button_for_player(event):
                 for out in endpointer.process(event):

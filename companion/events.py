@@ -50,14 +50,13 @@ class AudioStop:
 
 @dataclass(frozen=True)
 class ButtonDown:
-    """The button went down. Stamped with the audio time at which it happened."""
-
-    timestamp_ms: int = 0
+    """The button went down. It carries no time: its place among the audio chunks of the stream is its
+    time, which the endpointer reads by counting the samples before it."""
 
 
 @dataclass(frozen=True)
 class ButtonUp:
-    timestamp_ms: int = 0
+    """The button came up (see ButtonDown about time)."""
 
 
 class ListenMode(Enum):

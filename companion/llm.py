@@ -11,6 +11,7 @@ When the history must shrink, the oldest whole exchange goes; the persona prefix
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -47,9 +48,12 @@ class LlmOptions:
 
 
 def base_prompt(persona: Persona, history: list[tuple[str, str]], user_text: str) -> str:
+    """The few-shot transcript. History replies are kept exactly as generated (leading space included), so
+    the prompt repeats the very tokens the model produced and llama.cpp's cache prefix stays intact."""
     lines = [persona.system.strip(), ""]
-    for person, companion in [*persona.examples, *history]:
-        lines += [f"{persona.person_label}: {person}", f"{persona.companion_label}: {companion}"]
+    examples = [(person, f" {companion.strip()}") for person, companion in persona.examples]
+    for person, companion in [*examples, *history]:
+        lines += [f"{persona.person_label}: {person}", f"{persona.companion_label}:{companion}"]
     lines += [f"{persona.person_label}: {user_text}", f"{persona.companion_label}:"]
     return "\n".join(lines)
 
@@ -57,7 +61,7 @@ def base_prompt(persona: Persona, history: list[tuple[str, str]], user_text: str
 def chat_messages(persona: Persona, history: list[tuple[str, str]], user_text: str) -> list[dict[str, str]]:
     messages = [{"role": "system", "content": persona.system.strip()}]
     for person, companion in [*persona.examples, *history]:
-        messages += [{"role": "user", "content": person}, {"role": "assistant", "content": companion}]
+        messages += [{"role": "user", "content": person}, {"role": "assistant", "content": companion.strip()}]
     messages.append({"role": "user", "content": user_text})
     return messages
 
@@ -88,7 +92,7 @@ class LlamaChat:
             self._llm = Llama(
                 model_path=str(path),
                 n_ctx=self.options.context_tokens,
-                n_threads=self.options.threads or None,
+                n_threads=self.options.threads or os.cpu_count() or 1,
                 seed=self.options.seed,
                 verbose=False,
             )
@@ -116,6 +120,7 @@ class LlamaChat:
 
     @property
     def history(self) -> list[tuple[str, str]]:
+        """(what the person said, the reply exactly as generated) per exchange, oldest first."""
         return list(self._history)
 
     def reply(self, user_text: str) -> Generator[str, None, None]:
@@ -133,8 +138,8 @@ class LlamaChat:
         finally:
             # Also on an interrupt (GeneratorExit): what was generated is what the next prompt must show,
             # or the KV cache prefix would no longer match.
-            reply = "".join(pieces).strip()
-            if reply and self._history.maxlen != 0:
+            reply = "".join(pieces).rstrip()
+            if reply.strip() and self._history.maxlen != 0:
                 self._history.append((user_text, reply))
 
     def _stream(self, user_text: str) -> Iterator[str]:

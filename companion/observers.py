@@ -39,6 +39,7 @@ class ObserverHub:
         self._observers = list(observers or [])
         self._queue: queue.SimpleQueue[Event | _Marker | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def add(self, observer: Observer) -> None:
         self._observers.append(observer)
@@ -48,6 +49,8 @@ class ObserverHub:
         self._thread.start()
 
     def publish(self, event: Event) -> None:
+        if self._closed:
+            return  # after shutdown the light and console are gone; a late event has nowhere to go
         if self._thread is None:
             self._deliver(event)
         else:
@@ -62,6 +65,7 @@ class ObserverHub:
         done.wait(timeout=5)
 
     def close(self) -> None:
+        self._closed = True
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=5)

@@ -73,12 +73,16 @@ class TurnPlayer:
         self._use_earcon = use_earcon
         self._cancelled = threading.Event()
         self._write_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        # Our own flag, not Thread.is_alive()/join(): on Python 3.11 a join() cut short by Ctrl-C leaves
+        # is_alive() False while the thread still runs, and closing the models under it then crashes.
+        self._finished = threading.Event()
+        self._finished.set()
         self._earcon: bytes | None = None
 
     @property
     def busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """A turn is under way and has not been interrupted (an interrupted one is only winding down)."""
+        return not self._finished.is_set() and not self._cancelled.is_set()
 
     def start_turn(self, start: Utterance | Transcript) -> None:
         """Begin the reply's audio stream now (earcon first), and run the turn on the worker thread."""
@@ -90,28 +94,38 @@ class TurnPlayer:
             if self._earcon is None:
                 self._earcon = earcon(rate)
             self._sink.write(self._earcon)
-        self._thread = threading.Thread(target=self._run, args=(start,), name="turn", daemon=True)
-        self._thread.start()
+        self._finished.clear()
+        threading.Thread(target=self._run, args=(start,), name="turn", daemon=True).start()
 
     def interrupt(self) -> None:
+        self._observers.publish(Interrupt())  # before the worker can publish its TurnDone
         self._cancelled.set()
         self._sink.stop()
         # A block the worker wrote between its check and our stop() is dropped by a second stop under the
         # lock it writes with.
         with self._write_lock:
             self._sink.stop()
-        self._observers.publish(Interrupt())
 
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the turn under way to end; False if it is still running after `timeout`."""
+        return self._finished.wait(timeout)
 
     def _run(self, start: Utterance | Transcript) -> None:
+        try:
+            self._run_turn(start)
+        finally:
+            self._finished.set()
+
+    def _run_turn(self, start: Utterance | Transcript) -> None:
         try:
             completed = self._play(self._pipeline.turn(start))
         except CompanionError as error:
             log.error("turn failed: [%s] %s", error.code, error.message)
             self._observers.publish(StageError(error.code.split(".")[0], error.code, error.message))
+            completed = self._apologise()
+        except Exception as error:  # a bug or a library's own error type: still end the turn properly
+            log.exception("turn failed unexpectedly")
+            self._observers.publish(StageError("internal", "internal", str(error)))
             completed = self._apologise()
         if completed:
             self._sink.end()

@@ -74,9 +74,11 @@ class GpioLight:
         self._device: Any = None
         self._pwm = False
         self._lock = threading.Lock()
+        self._closed = False
 
     def start(self) -> None:
         with self._lock:
+            self._closed = False
             if self._device is None:
                 self._open()
                 self._apply(self.pattern)
@@ -100,6 +102,8 @@ class GpioLight:
 
     def show(self, pattern: LightPattern) -> None:
         with self._lock:
+            if self._closed:
+                return  # a late event after shutdown must not take the pin again
             if self._device is None:
                 self._open()
             elif pattern is self.pattern:
@@ -136,6 +140,7 @@ class GpioLight:
         with self._lock:
             device, self._device = self._device, None
             self.pattern = LightPattern.OFF
+            self._closed = True
         if device is not None:
             device.close()
 

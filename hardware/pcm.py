@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from companion.events import SAMPLE_WIDTH
+
 Int16Array = npt.NDArray[np.int16]
 
-SAMPLE_WIDTH = 2
 """Bytes per sample: every stream in the companion is signed 16-bit little-endian PCM."""
 
 

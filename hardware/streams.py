@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from companion.errors import AudioDeviceError
+from companion.events import SAMPLE_WIDTH
 from hardware.base import CAPTURE_BLOCK_SAMPLES
-from hardware.pcm import SAMPLE_WIDTH, StreamResampler
+from hardware.pcm import StreamResampler
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ import numpy as np
 import numpy.typing as npt
 
 from companion.errors import AudioDeviceError
+from companion.events import CAPTURE_RATE, SAMPLE_WIDTH
 from hardware.base import CAPTURE_BLOCK_SAMPLES
-from hardware.pcm import SAMPLE_WIDTH, Int16Array, mix_to_mono, resample
+from hardware.pcm import Int16Array, mix_to_mono, resample
 
 log = logging.getLogger(__name__)
 
-CAPTURE_RATE = 16000
 _BLOCK_BYTES = CAPTURE_BLOCK_SAMPLES * SAMPLE_WIDTH
 _WAVE_FORMAT_PCM = 1
 _WAVE_FORMAT_EXTENSIBLE = 0xFFFE

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from companion.events import Clause, Interrupt, ReplyDelta, ReplyDone, Transcript
+from companion.events import Clause, ReplyDelta, ReplyDone, Transcript
 from companion.stages.chunker import ClauseChunker, clauses_of
 
 from harness import of_type, run_stage_test
@@ -34,11 +34,6 @@ def test_abbreviations_do_not_end_sentences() -> None:
         "Vi ses kl. 14 i morgen.",
         "Ha' en god dag.",
     ]
-
-
-def test_interrupt_drops_what_was_buffered_and_passes_on() -> None:
-    out = run_stage_test(ClauseChunker(), [ReplyDelta("half a sentence"), Interrupt(), ReplyDone()])
-    assert out == [ReplyDelta("half a sentence"), Interrupt(), ReplyDone()]
 
 
 def test_other_events_pass_through_in_order() -> None:

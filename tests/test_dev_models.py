@@ -80,9 +80,27 @@ def test_chat_answers_typed_text_and_speaks_it(dev_env: dict[str, str], tmp_path
 
 def test_doctor_names_models_and_the_simulated_hardware(dev_env: dict[str, str]) -> None:
     result = companion(["doctor"], dev_env)
+    assert result.returncode == 0, result.stdout
     assert "gemma" in result.stdout.lower()
     assert "OK" in result.stdout
     assert "Microphone" in result.stdout and "GPIO" in result.stdout
+
+
+def test_speech_over_thirty_seconds_is_cut_and_still_understood(
+    dev_env: dict[str, str], tmp_path: Path
+) -> None:
+    sentence = "On Tuesday I went to the garden and planted roses with my neighbour. "
+    wav = espeak_wav(sentence * 8, tmp_path / "long.wav")  # about 55 s
+    result = companion(["run", "--input-wav", str(wav)], dev_env)
+    assert result.returncode == 0, result.stderr
+    heard = next(line for line in result.stdout.splitlines() if line.startswith("you> "))
+    assert heard.lower().count("garden") >= 3  # the first 30 s, transcribed, not an empty or one-word guess
+
+
+def test_say_refuses_text_with_nothing_to_say(dev_env: dict[str, str], tmp_path: Path) -> None:
+    result = companion(["say", "😊 ★", "--out", str(tmp_path / "x.wav")], dev_env)
+    assert result.returncode == 1 and "nothing" in result.stderr
+    assert not (tmp_path / "x.wav").exists()
 
 
 def test_missing_model_is_named_with_its_fix(tmp_path: Path) -> None:
@@ -106,7 +124,10 @@ def test_bad_settings_stop_start_up_with_a_plain_message(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
-def test_sigterm_and_ctrl_c_close_everything_and_exit_0(dev_env: dict[str, str], how: signal.Signals) -> None:
+@pytest.mark.parametrize("when", ["idle", "mid-turn"])
+def test_sigterm_and_ctrl_c_close_everything_and_exit_0(
+    dev_env: dict[str, str], how: signal.Signals, when: str
+) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "companion.cli", "run"],
         env=dev_env,
@@ -124,5 +145,12 @@ def test_sigterm_and_ctrl_c_close_everything_and_exit_0(dev_env: dict[str, str],
             break
         seen += line
     assert "ready" in seen, seen
+    if when == "mid-turn":
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write("Please tell me a long story about your garden.\n")
+        process.stdin.flush()
+        for line in process.stdout:  # the typed prompt "> " may lead the line
+            if "you> " in line:
+                break  # the turn has begun: the LLM and the voice are at work
     process.send_signal(how)
     assert process.wait(timeout=30) == 0

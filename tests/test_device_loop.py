@@ -4,6 +4,7 @@ a typed turn, and a hands-free tap ended by the real Silero VAD."""
 from __future__ import annotations
 
 import io
+import threading
 import wave
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pytest
 from companion.content import load_persona, load_phrases
 from companion.device import DeviceLoop
 from companion.engines import Engines
-from companion.events import Event, ListeningStarted, ListenMode, Transcript, TurnDone, Utterance
+from companion.errors import AudioDeviceError
+from companion.events import Event, ListeningStarted, ListenMode, StageError, Transcript, TurnDone, Utterance
 from companion.llm import LlamaChat, LlmOptions
 from companion.observers import ObserverHub
 from companion.settings import HardwareSettings, Settings
@@ -124,3 +126,94 @@ def test_a_tap_starts_hands_free_listening_that_the_real_vad_ends(
     utterance = next(e for e in events if isinstance(e, Utterance))
     assert utterance.reason.value == "silence"
     assert len(sink.streams) == 1
+
+
+def test_a_wav_too_short_to_be_held_still_gets_an_answer(
+    engines: Engines, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hardware.wav import write_wav
+
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    short = write_wav(tmp_path / "short.wav", b"\x00\x00" * 1600, 16000)  # 0.1 s: shorter than a tap
+    hardware = open_hardware(
+        HardwareSettings(mode="simulated"), tmp_path / "replies", simulate=True, input_wav=short, devices=[]
+    )
+    events = run_loop(hardware, engines)
+    assert Transcript("", "en") in events  # nothing heard, and the person is told so
+    assert events[-1] == TurnDone(interrupted=False)
+    assert len(list((tmp_path / "replies").glob("*.wav"))) == 1
+
+
+class BrokenMicrophone:
+    rate = 16000
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def start(self) -> None:
+        pass
+
+    def read(self) -> bytes:
+        self.reads += 1
+        if self.reads > 3:
+            raise AudioDeviceError("The microphone stopped sending sound.", "Check its USB plug.")
+        return b"\x00\x00" * 512
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failing_microphone_ends_the_loop_with_its_error_not_a_hang(engines: Engines) -> None:
+    hardware = Hardware(
+        SimulatedButton(), ConsoleLight(io.StringIO()), BrokenMicrophone(), MemorySink(), None, True, "t"
+    )
+    recorder = Recorder()
+    loop = DeviceLoop(Settings(), hardware, engines, ObserverHub([recorder]))
+    done = threading.Event()
+    caught: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            loop.run()
+        except AudioDeviceError as error:
+            caught.append(error)
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(timeout=10), "the loop hung after the microphone failed"
+    assert caught and "microphone" in str(caught[0])
+    assert any(isinstance(e, StageError) and e.code == "audio.device" for e in recorder.events)
+
+
+class SlowSpeaker(MemorySink):
+    """Plays each block in 50 ms, like a sound card, so the turn is still speaking when close() comes."""
+
+    def write(self, audio: bytes) -> None:
+        super().write(audio)
+        threading.Event().wait(0.05)
+
+
+def test_close_during_a_turn_ends_it_before_the_models_go(engines: Engines) -> None:
+    sink = SlowSpeaker()
+    gate = threading.Event()
+    text = io.StringIO("Tell me a story\n")
+    hardware = Hardware(
+        SimulatedButton(),
+        ConsoleLight(io.StringIO()),
+        None,
+        sink,
+        TypedTextInput(text, io.StringIO()),
+        True,
+        "t",
+    )
+    recorder = Recorder()
+    hub = ObserverHub([recorder, lambda e: gate.set() if isinstance(e, Transcript) else None])
+    loop = DeviceLoop(Settings(), hardware, engines, hub)
+    runner = threading.Thread(target=loop.run, daemon=True)
+    runner.start()
+    assert gate.wait(timeout=10)
+    loop.close(timeout=10)
+    runner.join(timeout=10)
+    assert not runner.is_alive()
+    engines.close()  # safe now: no turn is using the models
+    assert recorder.events[-1] == TurnDone(interrupted=True)

@@ -103,11 +103,12 @@ def test_over_long_speech_is_cut_and_processed() -> None:
     assert feed(endpointer, [*blocks(SPEECH, 5), ButtonUp()]) == []
 
 
-def test_bounce_free_same_input_same_turns() -> None:
-    script = [ButtonDown(), *blocks(SPEECH, 12), ButtonUp(), *blocks(SILENCE, 5), ButtonDown(), ButtonUp()]
-    first = feed(Endpointer(ListeningSettings(), loudness_detector), script)
-    second = feed(Endpointer(ListeningSettings(), loudness_detector), script)
-    assert first == second
+def test_end_of_stream_ends_what_is_being_heard(endpointer: Endpointer) -> None:
+    feed(endpointer, [ButtonDown(), *blocks(SPEECH, 3), ButtonUp(), *blocks(SPEECH, 5)])
+    assert endpointer.listening
+    out = list(endpointer.end_of_stream())
+    assert len(out) == 1 and isinstance(out[0], Utterance) and len(out[0].audio) == 8 * len(SPEECH)
+    assert list(endpointer.end_of_stream()) == []
 
 
 def test_real_silero_vad_ends_a_hands_free_turn_on_real_speech(speech_wav_16k: bytes) -> None:

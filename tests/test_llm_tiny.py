@@ -33,10 +33,11 @@ def make_chat(path: Path, style: str = "base", **overrides: int) -> LlamaChat:
 
 def test_base_prompt_is_append_only_across_turns() -> None:
     first = base_prompt(PERSONA, [], "How are you?")
-    second = base_prompt(PERSONA, [("How are you?", "Fine.")], "Good.")
+    second = base_prompt(PERSONA, [("How are you?", " Fine.")], "Good.")
     # The previous prompt (minus its open "Companion:" line) is a prefix of the next one: KV cache reuse.
     assert second.startswith(first)
     assert first.endswith("Person: How are you?\nCompanion:")
+    assert "Person: How are you?\nCompanion: Fine.\nPerson: Good." in second
     assert "\nPerson:" in stop_sequences(PERSONA)
 
 
@@ -102,7 +103,8 @@ def test_interrupted_reply_is_remembered_as_far_as_it_went(tiny_gguf: Path) -> N
         stream = chat.reply("tell me a story")
         first = next(stream)
         stream.close()
-        assert chat.history == [("tell me a story", first.strip())] or not first.strip()
+        assert first == "Hello"
+        assert chat.history == [("tell me a story", "Hello")]  # exactly as generated, cut where it stopped
     finally:
         chat.close()
 
@@ -116,3 +118,22 @@ def test_missing_and_corrupt_model_files_name_the_file_and_the_fix(tmp_path: Pat
     with pytest.raises(ModelError) as bad:
         make_chat(corrupt).start()
     assert "corrupt.gguf" in str(bad.value)
+
+
+def test_the_next_turn_finds_the_previous_one_in_the_kv_cache(tiny_gguf: Path) -> None:
+    """Append-only prompts: llama.cpp's cached tokens are a prefix of the next turn's prompt."""
+    chat = make_chat(tiny_gguf, context_tokens=2048, max_reply_tokens=6)
+    chat.start()
+    try:
+        list(chat.reply("Good morning"))
+        cached = list(chat._llm.eval_tokens)
+        next_prompt = base_prompt(PERSONA, chat.history, "How are you?")
+        tokens = chat._llm.tokenize(next_prompt.encode())
+        shared = next(
+            (i for i, (a, b) in enumerate(zip(cached, tokens, strict=False)) if a != b),
+            min(len(cached), len(tokens)),
+        )
+        # Everything but the reply's last token (sampled, never evaluated) is reused.
+        assert shared >= len(cached) - 1 > 20
+    finally:
+        chat.close()

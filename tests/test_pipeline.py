@@ -184,3 +184,50 @@ def test_speakable_drops_what_a_voice_cannot_say(tiny_piper_voice: Path) -> None
 
 def test_tiny_reply_is_the_known_one() -> None:
     assert GGUF_REPLY.startswith("Hello there.")
+
+
+class BuggyDialog:
+    def respond(self, transcript: Transcript) -> Iterator[ReplyDelta | ReplyDone]:
+        yield ReplyDelta("Half")
+        raise KeyError("not a CompanionError")
+
+
+def test_an_unexpected_error_still_ends_the_turn_with_an_apology(tiny_piper_voice: Path) -> None:
+    synthesizer = PiperSynthesizer(TtsOptions(tiny_piper_voice))
+    sink = MemorySink()
+    collector = Collector()
+    player = TurnPlayer(
+        Pipeline(None, BuggyDialog(), synthesizer, english()), sink, ObserverHub([collector]), False
+    )
+    player.start_turn(Transcript("hi", "en"))
+    player.wait(timeout=10)
+    assert any(isinstance(e, StageError) and e.code == "internal" for e in collector.events)
+    assert collector.events[-1] == TurnDone(interrupted=False)
+    assert len(sink.streams) == 1 and sink.streams[0][1]
+
+
+def test_an_interrupted_turn_is_no_longer_busy_so_the_next_press_is_heard(tiny_piper_voice: Path) -> None:
+    synthesizer = PiperSynthesizer(TtsOptions(tiny_piper_voice))
+    dialog = GatedDialog()
+    player = TurnPlayer(Pipeline(None, dialog, synthesizer, english()), MemorySink(), ObserverHub(), False)
+    player.start_turn(Transcript("hi", "en"))
+    assert player.busy
+    player.interrupt()
+    assert not player.busy  # even while the worker is still inside a model call
+    dialog.may_continue.set()
+    player.wait(timeout=10)
+
+
+def test_a_failing_observer_does_not_stop_the_others() -> None:
+    seen: list[Event] = []
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("observer bug")
+
+    hub = ObserverHub([broken, seen.append])
+    hub.start()
+    hub.publish(TurnDone())
+    hub.flush()
+    hub.close()
+    hub.publish(TurnDone(interrupted=True))  # after close: dropped, not delivered late
+    assert seen == [TurnDone()]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from companion.events import Clause, Event, Interrupt, ReplyDelta, ReplyDone
+from companion.events import Clause, Event, ReplyDelta, ReplyDone
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'»”)]*(?=\s)|\n+")
 _CLAUSE_END = re.compile(r"[,;:–—](?=\s)")
@@ -41,9 +41,6 @@ class ClauseChunker:
             self._reset()
             if rest:
                 yield Clause(rest)
-            yield event
-        elif isinstance(event, Interrupt):
-            self._reset()
             yield event
         else:
             yield event

@@ -65,6 +65,12 @@ class Endpointer:
         else:
             yield event
 
+    def end_of_stream(self) -> Iterator[Event]:
+        """The audio stream ended (a WAV file ran out): whatever was being heard is the utterance."""
+        if self.listening:
+            self._state = _State.IDLE
+            yield self._finish(EndReason.RELEASE)
+
     def _on_down(self) -> Iterator[Event]:
         if self._state is _State.IDLE:
             self._state = _State.HELD

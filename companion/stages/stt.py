@@ -20,6 +20,10 @@ from companion.events import CAPTURE_RATE, Event, Transcript, Utterance
 
 log = logging.getLogger(__name__)
 
+_TIMESTAMPS_FROM_S = 20.0
+"""From this length on, Whisper decodes with timestamps: without them, a window near 30 s comes back
+empty or as repeated phrases (measured with tiny.en), while short turns are faster without."""
+
 _PAD_MS = 200
 """Silence kept around the speech: Whisper clips the first phoneme when audio starts abruptly."""
 
@@ -85,7 +89,7 @@ class WhisperTranscriber:
                 beam_size=self.options.beam_size,
                 # One temperature: the fallback ladder can cost seconds on a Pi for no gain in a short turn.
                 temperature=0.0,
-                without_timestamps=True,
+                without_timestamps=speech.size < _TIMESTAMPS_FROM_S * CAPTURE_RATE,
                 condition_on_previous_text=False,
                 initial_prompt=self.options.initial_prompt or None,
                 vad_filter=False,

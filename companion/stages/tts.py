@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from companion.errors import MissingPackageError, ModelError, TtsError
-from companion.events import AudioChunk, AudioStart, AudioStop, Clause, Event, Interrupt, ReplyDone
+from companion.events import AudioChunk, AudioStart, AudioStop, Clause, Event, ReplyDone
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class PiperSynthesizer:
                 audio = chunk.audio_int16_bytes
                 for start in range(0, len(audio), block_bytes):
                     yield audio[start : start + block_bytes]
-        except (RuntimeError, ValueError, KeyError) as error:
+        except Exception as error:  # onnxruntime's errors share no base class narrower than Exception
             raise TtsError(f"Speech synthesis failed: {error}") from error
 
     def close(self) -> None:
@@ -148,7 +148,7 @@ class TtsStage:
                 self._written_ms += chunk.duration_ms
                 yield chunk
             yield event
-        elif isinstance(event, ReplyDone | Interrupt):
+        elif isinstance(event, ReplyDone):
             if self._open:
                 self._open = False
                 yield AudioStop(self._written_ms)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from companion.errors import MissingPackageError
+from companion.errors import MissingPackageError, SttError
 
 FRAME_SAMPLES = 512
 _CONTEXT_SAMPLES = 64
@@ -51,13 +51,21 @@ class SileroVad:
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
         self._context = np.zeros(_CONTEXT_SAMPLES, dtype=np.float32)
 
-    def __call__(self, frame: bytes) -> float:
+    def __call__(self, audio: bytes) -> float:
+        """The highest speech probability over the 512-sample frames of `audio` (the last one zero-padded)."""
         if self._session is None:
             self.start()
-        samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32) / 32768.0
-        if samples.size != FRAME_SAMPLES:
-            samples = np.resize(np.pad(samples, (0, max(0, FRAME_SAMPLES - samples.size))), FRAME_SAMPLES)
-        window = np.concatenate([self._context, samples])[None, :]
-        probs, self._h, self._c = self._session.run(None, {"input": window, "h": self._h, "c": self._c})
-        self._context = samples[-_CONTEXT_SAMPLES:]
-        return float(np.asarray(probs).reshape(-1)[0])
+        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+        padded = np.pad(samples, (0, -samples.size % FRAME_SAMPLES))
+        best = 0.0
+        for frame in padded.reshape(-1, FRAME_SAMPLES):
+            window = np.concatenate([self._context, frame])[None, :]
+            try:
+                probs, self._h, self._c = self._session.run(
+                    None, {"input": window, "h": self._h, "c": self._c}
+                )
+            except Exception as error:  # onnxruntime's errors share no narrower base class
+                raise SttError(f"Voice activity detection failed: {error}") from error
+            self._context = frame[-_CONTEXT_SAMPLES:]
+            best = max(best, float(np.asarray(probs).reshape(-1)[0]))
+        return best
