@@ -23,7 +23,7 @@ from companion.stages.dialog import LlmDialog
 from companion.stages.stt import SttOptions, WhisperTranscriber
 from companion.stages.tts import PiperSynthesizer, TtsOptions
 from companion.stages.vad import SileroVad
-from models import Manifest, load_manifest, model_path
+from models import Manifest, Profile, load_manifest, model_path
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +46,23 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 
 
 def spoken_language(settings: Settings, manifest: Manifest) -> str:
-    """The language setting, or the installed profile's language when it is `auto`."""
+    """The language setting, or the installed profile's language when it is `auto`.
+
+    A language the profile's models do not speak stops start-up: an English voice reading Danish (or a
+    recogniser forced to hear a language it never learned) is worse than no answer.
+    """
     profile = _profile(settings, manifest)
-    language = profile.language if settings.general.language == "auto" else settings.general.language
-    if language != profile.language:
-        log.warning(
-            "language %s is set, but the %s profile's voice speaks %s",
-            language,
-            profile.name,
-            profile.language,
+    language = settings.general.language
+    if language not in ("auto", profile.language):
+        raise SettingsError(
+            f"[general] language = {language!r}, but the models of the {profile.name!r} profile speak "
+            f"{profile.language!r}.",
+            "Set language = 'auto', or choose a model_profile in that language.",
         )
-    return language
+    return profile.language
 
 
-def _profile(settings: Settings, manifest: Manifest):  # type: ignore[no-untyped-def]
+def _profile(settings: Settings, manifest: Manifest) -> Profile:
     name = settings.general.model_profile
     if name not in manifest.profiles:
         raise SettingsError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 from companion.content import Phrases
@@ -36,6 +36,8 @@ from hardware.base import AudioSink
 
 log = logging.getLogger(__name__)
 
+TurnEvents = Generator[Event, None, None]
+
 
 @dataclass
 class Pipeline:
@@ -44,7 +46,7 @@ class Pipeline:
     synthesizer: PiperSynthesizer
     phrases: Phrases
 
-    def turn(self, start: Utterance | Transcript) -> Iterator[Event]:
+    def turn(self, start: Utterance | Transcript) -> TurnEvents:
         """All events of one turn, lazily. Typed text enters as a Transcript and skips the recogniser."""
         stages: list[Stage] = [
             DialogStage(self.dialog),
@@ -57,7 +59,7 @@ class Pipeline:
             stages.insert(0, SttStage(self.transcriber))
         return run_stages(stages, [start])
 
-    def speak(self, text: str) -> Iterator[Event]:
+    def speak(self, text: str) -> TurnEvents:
         """A fixed text through the chunker and the voice only: no recogniser, no LLM."""
         stages: list[Stage] = [ClauseChunker(self.phrases.abbreviations), TtsStage(self.synthesizer)]
         return run_stages(stages, [ReplyDelta(text), ReplyDone()])
@@ -143,7 +145,7 @@ class TurnPlayer:
             self._sink.stop()
             return False
 
-    def _play(self, events: Iterator[Event]) -> bool:
+    def _play(self, events: TurnEvents) -> bool:
         """True when the turn played to its end, False when it was interrupted."""
         try:
             for event in events:
@@ -158,6 +160,4 @@ class TurnPlayer:
                     self._observers.publish(event)
             return not self._cancelled.is_set()
         finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()
+            events.close()  # closes every stage's generator upstream, the LLM stream included

@@ -32,8 +32,8 @@ class GeneralSettings:
     model_profile: str = "dev"
     """Which profile of models/manifest.toml to use: `dev` (English, installs from PyPI) or `pi-da`."""
     language: Literal["auto", "da", "en"] = "auto"
-    """Language spoken and heard. `auto` takes the model profile's language, so an English voice is
-    never asked to read Danish."""
+    """Language spoken and heard. `auto` takes the model profile's language; any other value must match
+    it, so an English voice is never asked to read Danish."""
     dialogs_dir: str = ""
     """Folder of the phrase catalogs and persona. Empty: the dialogs/ folder shipped with the program."""
 

@@ -81,5 +81,18 @@ def test_every_setting_is_documented() -> None:
 
 def test_readme_settings_reference_lists_every_key() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    missing = [f"{s}.{k}" for s, k, _d, _doc in documented_fields() if f"`{k}`" not in readme]
-    assert missing == []
+    stale = [
+        f"{s}.{k}" for s, k, _d, doc in documented_fields() if f"| `{k}` |" not in readme or doc not in readme
+    ]
+    assert stale == [], "README's settings reference differs from the docstrings in companion/settings.py"
+
+
+def test_a_language_the_models_do_not_speak_stops_start_up() -> None:
+    from companion.engines import spoken_language
+    from models import load_manifest
+
+    manifest = load_manifest()
+    assert spoken_language(parse_settings({}), manifest) == "en"
+    assert spoken_language(parse_settings({"general": {"model_profile": "pi-da"}}), manifest) == "da"
+    with pytest.raises(SettingsError, match="'da'.*'dev'.*'en'"):
+        spoken_language(parse_settings({"general": {"language": "da"}}), manifest)

@@ -7,7 +7,7 @@ feeding it events and looking at what comes out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import Protocol
 
 from companion.events import Event
@@ -17,7 +17,7 @@ class Stage(Protocol):
     def process(self, event: Event) -> Iterator[Event]: ...
 
 
-def run_stages(stages: Sequence[Stage], events: Iterable[Event]) -> Iterator[Event]:
+def run_stages(stages: Sequence[Stage], events: Iterable[Event]) -> Generator[Event, None, None]:
     """Push `events` through `stages` lazily, first stage first.
 
     Lazy all the way: the first audio of a reply leaves the last stage while the LLM is still generating,
