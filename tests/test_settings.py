@@ -94,5 +94,5 @@ def test_a_language_the_models_do_not_speak_stops_start_up() -> None:
     manifest = load_manifest()
     assert spoken_language(parse_settings({}), manifest) == "en"
     assert spoken_language(parse_settings({"general": {"model_profile": "pi-da"}}), manifest) == "da"
-    with pytest.raises(SettingsError, match="'da'.*'dev'.*'en'"):
+    with pytest.raises(SettingsError, match=r"'da'.*'dev'.*'en'"):
         spoken_language(parse_settings({"general": {"language": "da"}}), manifest)
