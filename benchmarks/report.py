@@ -52,10 +52,11 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         *_target_rows(turns, streaming, prefix, interrupt, memory),
         "",
         "Where the resident memory goes: "
-        f"{memory['rss_before_models_mb']:.0f} MB before any model is loaded (Python, numpy, onnxruntime, "
-        f"CTranslate2 and llama.cpp libraries), {memory['rss_after_models_mb']:.0f} MB with the three models "
+        f"{memory['rss_before_models_mb']:.0f} MB before any model is loaded (Python and numpy; onnxruntime, "
+        f"CTranslate2 and llama.cpp load with their models), {memory['rss_after_models_mb']:.0f} MB with the "
+        "three models "
         f"loaded and the LLM's prompt prefix evaluated, {memory['rss_mb']:.0f} MB after "
-        f"{memory['turns']} turns.",
+        f"{memory['turns']} turns (every 10th turn: {_series(memory['rss_by_turn'])}).",
         "",
         "## How each figure is taken",
         "",
@@ -69,11 +70,17 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         "- *Interrupt*: the button pressed 0.5 s into an 80-token reply; time from the press to the speaker",
         "  being silenced, and whether any audio was written after it. On the device the sounddevice sink",
         "  adds at most one 20 ms callback period after that.",
-        "- *Memory*: VmRSS of the process after that many full spoken turns (STT, LLM, TTS), minus the bytes",
-        "  of the three model files.",
+        "- *Memory*: VmRSS of the process, sampled every 10 full spoken turns (STT, LLM, TTS), minus the",
+        "  bytes of the three model files.",
         "",
     ]
     out.write_text("\n".join(lines))
+
+
+def _series(rss_by_turn: dict[Any, float]) -> str:
+    return ", ".join(
+        f"{float(rss):.0f}" for _turn, rss in sorted(rss_by_turn.items(), key=lambda i: int(i[0]))
+    )
 
 
 def _row(target: str, measured: str, ok: bool) -> str:
@@ -122,13 +129,13 @@ def _target_rows(
         ),
         _row(
             "resident memory beyond the model files ≤ 150 MB",
-            f"{memory['beyond_models_mb']:.0f} MB ({memory['rss_mb']:.0f} MB resident, "
-            f"model files {memory['model_files_mb']:.0f} MB)",
+            f"{memory['beyond_models_mb']:.0f} MB ({memory['rss_mb']:.0f} MB resident on average over the "
+            f"last quarter, peak {memory['peak_mb']:.0f} MB; model files {memory['model_files_mb']:.0f} MB)",
             memory["beyond_models_mb"] <= 150,
         ),
         _row(
             f"no growth over {memory['turns']} turns",
-            f"{memory['growth_mb']:+.1f} MB from turn 10 to {memory['turns']}",
+            f"{memory['growth_mb']:+.1f} MB (mean of the last quarter of the turns against the second)",
             memory["growth_mb"] <= 10,
         ),
     ]
