@@ -53,9 +53,6 @@ class DeviceLoop:
         self._swallow_release = False
         self._microphone_error: CompanionError | None = None
 
-    def stop(self) -> None:
-        self._stop.set()
-
     def close(self, timeout: float = 10.0) -> None:
         """Stop serving and end a turn under way, so the models can be closed safely afterwards."""
         self._stop.set()

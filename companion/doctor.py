@@ -41,13 +41,10 @@ def check_models(settings: Settings, manifest_path: Path | None = None) -> list[
 
     manifest = load_manifest(manifest_path)
     name = settings.general.model_profile
-    profile = manifest.profiles.get(name)
-    if profile is None:
-        return [
-            Finding(
-                False, f"Model profile '{name}' is unknown", f"Use one of: {', '.join(manifest.profiles)}"
-            )
-        ]
+    try:
+        profile = manifest.profile(name)
+    except CompanionError as error:
+        return [Finding(False, error.message, error.fix)]
     findings = []
     needed_mb = 0
     for model_name in (profile.stt, profile.llm, profile.tts):
@@ -76,6 +73,7 @@ def check_models(settings: Settings, manifest_path: Path | None = None) -> list[
 
 def check_audio(settings: Settings) -> list[Finding]:
     from hardware.audio import list_audio_devices
+    from hardware.factory import has_gpio
 
     backend = settings.hardware.audio_backend
     try:
@@ -84,8 +82,6 @@ def check_audio(settings: Settings) -> list[Finding]:
         return [Finding(False, f"Audio ({backend}): {error.message}", error.fix)]
     inputs = [d.name for d in devices if d.max_input_channels > 0]
     outputs = [d.name for d in devices if d.max_output_channels > 0]
-    from hardware.factory import has_gpio
-
     # Without GPIO the companion runs simulated (typed text in, WAV files out): no device is needed then.
     needed = has_gpio() or settings.hardware.mode == "gpio"
     return [

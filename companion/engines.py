@@ -23,7 +23,7 @@ from companion.stages.dialog import LlmDialog
 from companion.stages.stt import SttOptions, WhisperTranscriber
 from companion.stages.tts import PiperSynthesizer, TtsOptions
 from companion.stages.vad import SileroVad
-from models import Manifest, Profile, load_manifest, model_path
+from models import Manifest, load_manifest, model_path
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def spoken_language(settings: Settings, manifest: Manifest) -> str:
     A language the profile's models do not speak stops start-up: an English voice reading Danish (or a
     recogniser forced to hear a language it never learned) is worse than no answer.
     """
-    profile = _profile(settings, manifest)
+    profile = manifest.profile(settings.general.model_profile)
     language = settings.general.language
     if language not in ("auto", profile.language):
         raise SettingsError(
@@ -60,16 +60,6 @@ def spoken_language(settings: Settings, manifest: Manifest) -> str:
             "Set language = 'auto', or choose a model_profile in that language.",
         )
     return profile.language
-
-
-def _profile(settings: Settings, manifest: Manifest) -> Profile:
-    name = settings.general.model_profile
-    if name not in manifest.profiles:
-        raise SettingsError(
-            f"[general] model_profile = {name!r} is not a profile in the model manifest.",
-            f"Use one of: {', '.join(sorted(manifest.profiles))}.",
-        )
-    return manifest.profiles[name]
 
 
 @dataclass
@@ -107,7 +97,7 @@ class Engines:
 def build_engines(settings: Settings, *, hearing: bool = True, manifest_path: Path | None = None) -> Engines:
     """Resolve every model of the settings' profile. `hearing=False` skips the recogniser (typed input)."""
     manifest = load_manifest(manifest_path)
-    profile = _profile(settings, manifest)
+    profile = manifest.profile(settings.general.model_profile)
     language = spoken_language(settings, manifest)
     where = data_dir(settings)
     llm_entry = manifest.models[profile.llm]
