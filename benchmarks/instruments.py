@@ -114,9 +114,9 @@ def instrument(engines: Engines, clock: StageClock) -> None:
 
     reply = engines.chat.reply
 
-    def timed_reply(text: str) -> Iterator[str]:
+    def timed_reply(text: str, note: str = "") -> Iterator[str]:
         clock.llm_called_at = time.perf_counter()
-        for piece in reply(text):
+        for piece in reply(text, note):
             if not clock.llm_first_piece_at:
                 clock.llm_first_piece_at = time.perf_counter()
             yield piece

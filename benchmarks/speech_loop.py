@@ -37,7 +37,7 @@ from hardware.wav import WavFileSource, write_wav
 from models import load_manifest
 
 HERE = Path(__file__).parent
-SENTENCE = "Hello. I would like to talk about my garden and the roses I planted this spring."
+SENTENCE = "Hello. The weather is grey and cold today, and the bus was late again this morning."
 
 
 class _NullSink:
@@ -114,8 +114,8 @@ def force_reply_length(engines: Engines, tokens: int) -> None:
         scores[banned] = -np.inf
         return scores
 
-    def stream(user_text: str) -> Any:
-        prompt = base_prompt(chat.persona, chat.history, user_text)
+    def stream(user_text: str, note: str = "") -> Any:
+        prompt = base_prompt(chat.persona, chat.history, user_text, note)
         for part in llm.create_completion(
             prompt=prompt,
             max_tokens=tokens,

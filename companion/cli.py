@@ -102,6 +102,12 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return run_doctor(settings)
 
 
+def cmd_eval_dialog(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.mind.evaluate import evaluate_dialog
+
+    return evaluate_dialog(settings, args.files, llm=args.llm, show_passes=args.show_passes)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="companion", description="A tabletop companion that talks.")
     parser.add_argument("--config", type=Path, help="settings file (default: $COMPANION_CONFIG, …)")
@@ -125,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe = commands.add_parser("transcribe", help="print what the recogniser hears in a WAV file")
     transcribe.add_argument("wav", type=Path)
     transcribe.set_defaults(func=cmd_transcribe)
+
+    evaluate = commands.add_parser("eval-dialog", help="play dialog scenario files against the policy")
+    evaluate.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    evaluate.add_argument(
+        "--llm", choices=("none", "dev"), default="none", help="small talk by no model, or the dev model"
+    )
+    evaluate.add_argument("--show-passes", action="store_true", help="list passing scenarios too")
+    evaluate.set_defaults(func=cmd_eval_dialog)
 
     doctor = commands.add_parser("doctor", help="check audio, GPIO, models and memory, and say how to fix")
     doctor.set_defaults(func=cmd_doctor)

@@ -37,20 +37,19 @@ class Phrases:
         return next(self._turns[key])
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml_file(path: Path, fix: str = "Restore it from the repository.") -> dict[str, Any]:
+    """A TOML file of content or scenarios; a missing or broken one is reported with its path."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
-        raise SettingsError(
-            f"The dialog file {path} is missing.", "Restore it from the repository."
-        ) from error
+        raise SettingsError(f"The file {path} is missing.", fix) from error
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{path} is not valid TOML: {error}", "Correct the line it names.") from error
 
 
 def load_phrases(dialogs: Path, language: str) -> Phrases:
     path = dialogs / language / "phrases.toml"
-    raw = _read_toml(path)
+    raw = read_toml_file(path)
     lines: dict[str, tuple[str, ...]] = {}
     for key, value in raw.get("phrases", {}).items():
         variants = (value,) if isinstance(value, str) else tuple(value)
@@ -62,7 +61,7 @@ def load_phrases(dialogs: Path, language: str) -> Phrases:
 
 def load_persona(dialogs: Path, language: str) -> Persona:
     path = dialogs / language / "persona.toml"
-    raw = _read_toml(path)
+    raw = read_toml_file(path)
     try:
         examples = tuple((str(e["person"]), str(e["companion"])) for e in raw.get("examples", ()))
         return Persona(

@@ -17,13 +17,14 @@ from pathlib import Path
 from companion.content import Phrases, load_persona, load_phrases
 from companion.errors import SettingsError
 from companion.llm import LlamaChat, LlmOptions
+from companion.mind.build import mind_from_settings
+from companion.mind.policy import Mind
 from companion.pipeline import Pipeline
 from companion.settings import Settings, data_dir, dialogs_dir
-from companion.stages.dialog import LlmDialog
 from companion.stages.stt import SttOptions, WhisperTranscriber
 from companion.stages.tts import PiperSynthesizer, TtsOptions
 from companion.stages.vad import SileroVad
-from models import Manifest, load_manifest, model_path
+from models import Manifest, ModelEntry, load_manifest, model_path
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class Engines:
     vad: SileroVad | None
     phrases: Phrases
     language: str
+    mind: Mind
 
     def start(self) -> None:
         for name, part in (
@@ -84,14 +86,30 @@ class Engines:
             part.start()
             log.info("%s loaded in %.2f s", name, time.perf_counter() - began)
         self.chat.warm_up()
+        self.mind.warm_up()
 
     def pipeline(self) -> Pipeline:
-        return Pipeline(self.transcriber, LlmDialog(self.chat, self.phrases), self.synthesizer, self.phrases)
+        return Pipeline(self.transcriber, self.mind, self.synthesizer, self.phrases)
 
     def close(self) -> None:
         for part in (self.transcriber, self.chat, self.synthesizer):
             if part is not None:
                 part.close()
+
+
+def llm_options(settings: Settings, entry: ModelEntry, where: Path) -> LlmOptions:
+    """The [llm] settings for the manifest's model file in the data directory `where`."""
+    return LlmOptions(
+        model_path=model_path(entry, where),
+        style=entry.prompt_style or "chat",
+        context_tokens=settings.llm.context_tokens,
+        threads=settings.llm.threads,
+        max_reply_tokens=settings.llm.max_reply_tokens,
+        history_turns=settings.llm.history_turns,
+        prompt_tokens=settings.llm.prompt_tokens,
+        temperature=settings.llm.temperature,
+        seed=settings.llm.seed,
+    )
 
 
 def build_engines(settings: Settings, *, hearing: bool = True, manifest_path: Path | None = None) -> Engines:
@@ -102,19 +120,7 @@ def build_engines(settings: Settings, *, hearing: bool = True, manifest_path: Pa
     where = data_dir(settings)
     llm_entry = manifest.models[profile.llm]
     dialogs = dialogs_dir(settings)
-    chat = LlamaChat(
-        LlmOptions(
-            model_path=model_path(llm_entry, where),
-            style=llm_entry.prompt_style or "chat",
-            context_tokens=settings.llm.context_tokens,
-            threads=settings.llm.threads,
-            max_reply_tokens=settings.llm.max_reply_tokens,
-            history_turns=settings.llm.history_turns,
-            temperature=settings.llm.temperature,
-            seed=settings.llm.seed,
-        ),
-        load_persona(dialogs, language),
-    )
+    chat = LlamaChat(llm_options(settings, llm_entry, where), load_persona(dialogs, language))
     transcriber = None
     if hearing:
         transcriber = WhisperTranscriber(
@@ -141,4 +147,5 @@ def build_engines(settings: Settings, *, hearing: bool = True, manifest_path: Pa
         vad=SileroVad() if hearing else None,
         phrases=load_phrases(dialogs, language),
         language=language,
+        mind=mind_from_settings(settings, language, chat, synthesizer),
     )

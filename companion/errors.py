@@ -65,3 +65,9 @@ class LlmError(CompanionError):
 
 class TtsError(CompanionError):
     code = "tts"
+
+
+class MindError(CompanionError):
+    """The dialog policy could not keep what it must keep (its memory file)."""
+
+    code = "mind"

@@ -43,26 +43,33 @@ class LlmOptions:
     threads: int = 0
     max_reply_tokens: int = 96
     history_turns: int = 6
+    prompt_tokens: int = 600
+    """The prompt's budget: the oldest exchanges go first when persona, history and note exceed it."""
     temperature: float = 0.7
     seed: int = -1
 
 
-def base_prompt(persona: Persona, history: list[tuple[str, str]], user_text: str) -> str:
+def base_prompt(persona: Persona, history: list[tuple[str, str]], user_text: str, note: str = "") -> str:
     """The few-shot transcript. History replies are kept exactly as generated (leading space included), so
     the prompt repeats the very tokens the model produced and llama.cpp's cache prefix stays intact."""
     lines = [persona.system.strip(), ""]
     examples = [(person, f" {companion.strip()}") for person, companion in persona.examples]
     for person, companion in [*examples, *history]:
         lines += [f"{persona.person_label}: {person}", f"{persona.companion_label}:{companion}"]
+    if note:
+        # Last, just before the new words: the prefix before it stays what llama.cpp has cached.
+        lines.append(f"({note})")
     lines += [f"{persona.person_label}: {user_text}", f"{persona.companion_label}:"]
     return "\n".join(lines)
 
 
-def chat_messages(persona: Persona, history: list[tuple[str, str]], user_text: str) -> list[dict[str, str]]:
+def chat_messages(
+    persona: Persona, history: list[tuple[str, str]], user_text: str, note: str = ""
+) -> list[dict[str, str]]:
     messages = [{"role": "system", "content": persona.system.strip()}]
     for person, companion in [*persona.examples, *history]:
         messages += [{"role": "user", "content": person}, {"role": "assistant", "content": companion.strip()}]
-    messages.append({"role": "user", "content": user_text})
+    messages.append({"role": "user", "content": f"{user_text}\n\n({note})" if note else user_text})
     return messages
 
 
@@ -123,14 +130,27 @@ class LlamaChat:
         """(what the person said, the reply exactly as generated) per exchange, oldest first."""
         return list(self._history)
 
-    def reply(self, user_text: str) -> Generator[str, None, None]:
-        """Stream the reply's text pieces; the exchange joins the history once the stream ends or stops."""
+    def add_exchange(self, user_text: str, reply: str) -> None:
+        """An exchange the model did not write (a fixed line of the policy), so later small talk knows it."""
+        if reply.strip() and self._history.maxlen != 0:
+            self._history.append((user_text, f" {reply.strip()}"))
+
+    def replace_last_reply(self, reply: str) -> None:
+        """What was actually said, when the guard replaced part of the model's reply. The next prompt then
+        differs from the cache from that exchange on; that costs a few tokens and keeps the model honest."""
+        if self._history:
+            user_text, _ = self._history.pop()
+            self._history.append((user_text, f" {reply.strip()}"))
+
+    def reply(self, user_text: str, note: str = "") -> Generator[str, None, None]:
+        """Stream the reply's text pieces; the exchange joins the history once the stream ends or stops.
+        `note` is context for this turn only (catalogue entries, the profile); it is not kept."""
         if self._llm is None:
             self.start()
-        self._fit_history(user_text)
+        self._fit_history(user_text, note)
         pieces: list[str] = []
         try:
-            for piece in self._stream(user_text):
+            for piece in self._stream(user_text, note):
                 pieces.append(piece)
                 yield piece
         except (RuntimeError, ValueError) as error:
@@ -142,7 +162,7 @@ class LlamaChat:
             if reply.strip() and self._history.maxlen != 0:
                 self._history.append((user_text, reply))
 
-    def _stream(self, user_text: str) -> Iterator[str]:
+    def _stream(self, user_text: str, note: str) -> Iterator[str]:
         common: dict[str, Any] = {
             "max_tokens": self.options.max_reply_tokens,
             "temperature": self.options.temperature,
@@ -150,38 +170,42 @@ class LlamaChat:
         }
         history = list(self._history)
         if self.options.style == "chat":
-            messages = chat_messages(self.persona, history, user_text)
+            messages = chat_messages(self.persona, history, user_text, note)
             for part in self._llm.create_chat_completion(messages=messages, **common):
                 text = part["choices"][0]["delta"].get("content")
                 if text:
                     yield text
         else:
-            prompt = base_prompt(self.persona, history, user_text)
+            prompt = base_prompt(self.persona, history, user_text, note)
             stops = stop_sequences(self.persona)
             for part in self._llm.create_completion(prompt=prompt, stop=stops, **common):
                 text = part["choices"][0]["text"]
                 if text:
                     yield text
 
-    def _fit_history(self, user_text: str) -> None:
-        """Drop the oldest whole exchanges until prompt plus reply fit the context window."""
-        budget = self.options.context_tokens - self.options.max_reply_tokens
-        while self._prompt_tokens(user_text) > budget:
+    def _fit_history(self, user_text: str, note: str = "") -> None:
+        """Drop the oldest whole exchanges until the prompt keeps to its budget and, with the reply, fits
+        the context window."""
+        budget = min(self.options.prompt_tokens, self.options.context_tokens - self.options.max_reply_tokens)
+        while self.prompt_tokens(user_text, note) > budget:
             if not self._history:
                 raise LlmError(
-                    "What was said is too long for the language model's context window.",
-                    "Raise [llm] context_tokens or lower max_reply_tokens in the settings.",
+                    "What was said is too long for the language model's prompt budget.",
+                    "Raise [llm] prompt_tokens (and context_tokens) in the settings.",
                 )
             self._history.popleft()
 
-    def _prompt_tokens(self, user_text: str) -> int:
+    def prompt_tokens(self, user_text: str, note: str = "") -> int:
+        """How many tokens the prompt for these words would take now (the benchmark reports it)."""
+        if self._llm is None:
+            self.start()
         history = list(self._history)
         if self.options.style == "chat":
             # The template adds a few tokens per message; 8 is generous for the templates we ship.
-            messages = chat_messages(self.persona, history, user_text)
+            messages = chat_messages(self.persona, history, user_text, note)
             text = "\n".join(m["content"] for m in messages)
             return len(self._llm.tokenize(text.encode("utf-8"))) + 8 * len(messages)
-        prompt = base_prompt(self.persona, history, user_text)
+        prompt = base_prompt(self.persona, history, user_text, note)
         return len(self._llm.tokenize(prompt.encode("utf-8")))
 
     def close(self) -> None:

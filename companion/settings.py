@@ -95,6 +95,9 @@ class LlmSettings:
     """A reply is cut after this many tokens: a companion speaks briefly."""
     history_turns: int = field(default=6, metadata=_range(0, 50))
     """Exchanges kept in short-term memory; the oldest whole exchange is dropped first."""
+    prompt_tokens: int = field(default=600, metadata=_range(128, 32768))
+    """Budget for the model's prompt (persona, the conversation so far, this turn's note). The oldest
+    exchanges are left out first. Small prompts keep the first word fast on a Pi."""
     temperature: float = field(default=0.7, metadata=_range(0.0, 2.0))
     """Randomness of the wording: 0 always picks the likeliest word, higher is more varied."""
     seed: int = field(default=-1, metadata=_range(-1, 2**31 - 1))
@@ -112,6 +115,32 @@ class SpeechSettings:
 
 
 @dataclass(frozen=True)
+class CrisisSettings:
+    helpline_name: str = "Livslinien"
+    """The crisis line the companion names when someone speaks of ending their life."""
+    helpline_number: str = "70 201 201"
+    """Its telephone number, as it should be read aloud."""
+    emergency_number: str = "112"
+    """The number for immediate danger."""
+
+
+@dataclass(frozen=True)
+class MindSettings:
+    relatives: tuple[str, ...] = ()
+    """People the companion may suggest calling, as "Name:relation" (e.g. "Anne:datter"). The person can
+    also name them by voice ("min datter hedder Lone") and agree to have them kept."""
+    conversation_gap_minutes: int = field(default=10, metadata=_range(1, 240))
+    """Silence this long ends a conversation: its short-term memory is dropped and suggestions may come
+    again (at most one per conversation)."""
+    suggestions_per_day: int = field(default=3, metadata=_range(0, 10))
+    """At most this many suggestions of a group, a relative or a volunteer per day; 0 turns them off."""
+    declines_before_pause: int = field(default=2, metadata=_range(1, 10))
+    """After this many declined suggestions within a week, none until the person asks."""
+    use_llm: bool = True
+    """False answers small talk with fixed lines only (no language model)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     general: GeneralSettings = GeneralSettings()
     hardware: HardwareSettings = HardwareSettings()
@@ -119,6 +148,8 @@ class Settings:
     stt: SttSettings = SttSettings()
     llm: LlmSettings = LlmSettings()
     speech: SpeechSettings = SpeechSettings()
+    crisis: CrisisSettings = CrisisSettings()
+    mind: MindSettings = MindSettings()
     source: str = ""
     """The file these settings came from ('' for the defaults): shown by `companion doctor`."""
 
@@ -198,6 +229,10 @@ def _check_value(name: str, value: Any, hint: Any, bounds: tuple[float, float] |
                 f"Use one of: {', '.join(repr(a) for a in allowed)}.",
             )
         return value
+    if get_origin(hint) is tuple:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise SettingsError(f"{name} = {value!r} has the wrong type.", "It must be a list of texts.")
+        return tuple(value)
     expected: tuple[type, ...] = (hint,)
     if hint is float:
         expected = (int, float)

@@ -154,3 +154,28 @@ def test_sigterm_and_ctrl_c_close_everything_and_exit_0(
                 break  # the turn has begun: the LLM and the voice are at work
     process.send_signal(how)
     assert process.wait(timeout=30) == 0
+
+
+SHARED_SCENARIOS = sorted((Path(__file__).parent.parent.parent / "shared" / "scenarios").glob("*.toml"))
+
+
+def test_eval_dialog_with_the_dev_model_passes_the_shared_scenarios(dev_env: dict[str, str]) -> None:
+    result = companion(["eval-dialog", *map(str, SHARED_SCENARIOS), "--llm", "dev"], dev_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    passed, failed = result.stdout.strip().splitlines()[-1].split(", ")
+    assert failed == "0 failed" and int(passed.split()[0]) >= 29
+
+
+def test_chat_keeps_the_policy_and_its_memory_across_runs(dev_env: dict[str, str]) -> None:
+    """`companion chat` runs the Mind: the crisis line comes from dialogs/, "leave me alone" is kept on
+    disk (no words of the conversation are), and a new run honours it."""
+    first = companion(["chat"], dev_env, stdin="I don't want to live anymore.\nLeave me alone.\n")
+    assert first.returncode == 0, first.stderr
+    assert "Livslinien" in first.stdout and "70 201 201" in first.stdout
+    memory = Path(dev_env["COMPANION_CONFIG"]).parent / "data" / "mind.json"
+    kept = memory.read_text(encoding="utf-8")
+    assert '"paused_until_asked": true' in kept
+    assert "live" not in kept.lower() and "alone" not in kept.lower()
+    second = companion(["chat"], dev_env, stdin="I love reading novels.\n")
+    assert second.returncode == 0, second.stderr
+    assert "reading group" not in second.stdout.lower()

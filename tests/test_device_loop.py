@@ -26,12 +26,16 @@ from hardware.light import ConsoleLight
 from hardware.simulated import SimulatedButton, TypedTextInput
 from hardware.wav import MemorySink, WavFileSource
 
+from minds import make_mind
+
 DIALOGS = Path(__file__).parent.parent / "dialogs"
 
 
 def tiny_engines(gguf: Path, whisper: Path, voice: Path) -> Engines:
     chat = LlamaChat(
-        LlmOptions(gguf, "base", context_tokens=4096, max_reply_tokens=7, temperature=0.0, seed=1),
+        LlmOptions(
+            gguf, "base", context_tokens=4096, max_reply_tokens=7, prompt_tokens=4000, temperature=0.0, seed=1
+        ),
         load_persona(DIALOGS, "en"),
     )
     return Engines(
@@ -41,6 +45,7 @@ def tiny_engines(gguf: Path, whisper: Path, voice: Path) -> Engines:
         vad=SileroVad(),
         phrases=load_phrases(DIALOGS, "en"),
         language="en",
+        mind=make_mind("en", chat=chat),
     )
 
 

@@ -25,6 +25,7 @@ def make_chat(path: Path, style: str = "base", **overrides: int) -> LlamaChat:
         context_tokens=overrides.get("context_tokens", 512),
         max_reply_tokens=overrides.get("max_reply_tokens", 12),
         history_turns=overrides.get("history_turns", 3),
+        prompt_tokens=overrides.get("prompt_tokens", 4000),
         temperature=0.0,
         seed=1,
     )
@@ -81,7 +82,7 @@ def test_history_shrinks_to_fit_the_context_window(tiny_gguf: Path) -> None:
         for n in range(12):
             list(chat.reply(f"this is a longer message number {n} to fill the window"))
         assert 0 < len(chat.history) < 12
-        assert chat._prompt_tokens("next") <= 256 - 8
+        assert chat.prompt_tokens("next") <= 256 - 8
     finally:
         chat.close()
 

@@ -11,7 +11,6 @@ import pytest
 from companion.content import Phrases, load_persona, load_phrases
 from companion.errors import LlmError
 from companion.events import (
-    Act,
     AudioChunk,
     AudioStart,
     AudioStop,
@@ -29,10 +28,11 @@ from companion.events import (
 from companion.llm import LlamaChat, LlmOptions
 from companion.observers import ObserverHub
 from companion.pipeline import Pipeline, TurnPlayer
-from companion.stages.dialog import LlmDialog
 from companion.stages.stt import SttOptions, WhisperTranscriber
 from companion.stages.tts import PiperSynthesizer, TtsOptions, earcon
 from hardware.wav import MemorySink
+
+from minds import make_mind
 
 DIALOGS = Path(__file__).parent.parent / "dialogs"
 
@@ -42,7 +42,9 @@ def english() -> Phrases:
 
 
 def tiny_chat(gguf: Path) -> LlamaChat:
-    options = LlmOptions(gguf, "base", context_tokens=4096, max_reply_tokens=7, temperature=0.0, seed=1)
+    options = LlmOptions(
+        gguf, "base", context_tokens=4096, max_reply_tokens=7, prompt_tokens=4000, temperature=0.0, seed=1
+    )
     return LlamaChat(options, load_persona(DIALOGS, "en"))
 
 
@@ -54,7 +56,7 @@ def pipeline(tiny_gguf: Path, tiny_whisper: Path, tiny_piper_voice: Path) -> Ite
     for part in (transcriber, chat, synthesizer):
         part.start()
     phrases = english()
-    yield Pipeline(transcriber, LlmDialog(chat, phrases), synthesizer, phrases)
+    yield Pipeline(transcriber, make_mind("en", chat=chat), synthesizer, phrases)
     chat.close()
 
 
@@ -68,7 +70,8 @@ def test_utterance_becomes_transcript_reply_clauses_and_audio(
     clauses = [e.text for e in events if isinstance(e, Clause)]
     assert clauses == ["Hello there.", "How are you today?", "Hello"]
     assert isinstance(events[-2], AudioStop)
-    assert isinstance(events[-1], ReplyDone) and events[-1].acts == (Act("chat"),)
+    assert isinstance(events[-1], ReplyDone)
+    assert {a.kind for a in events[-1].acts} == {"small_talk", "no_nudge"}
     # Streaming: the first clause's audio comes before the LLM has produced its last piece.
     first_audio = next(i for i, e in enumerate(events) if isinstance(e, AudioChunk))
     last_delta = max(i for i, e in enumerate(events) if isinstance(e, ReplyDelta))
@@ -84,13 +87,13 @@ def test_silence_gets_the_nothing_heard_line_without_an_llm_call(
     phrases = english()
     transcriber = WhisperTranscriber(SttOptions(tiny_whisper, "en"))
     pipeline = Pipeline(
-        transcriber, LlmDialog(chat, phrases), PiperSynthesizer(TtsOptions(tiny_piper_voice)), phrases
+        transcriber, make_mind("en", chat=chat), PiperSynthesizer(TtsOptions(tiny_piper_voice)), phrases
     )
     events = list(pipeline.turn(Utterance(b"\x00\x00" * 32000, 16000, EndReason.RELEASE)))
     assert events[0] == Transcript("", "en")
     spoken = [e.text for e in events if isinstance(e, Clause)]
     assert spoken and spoken[0] in {line.split(".")[0] + "." for line in phrases.lines["nothing_heard"]}
-    assert any(isinstance(e, ReplyDone) and e.acts == (Act("nothing_heard"),) for e in events)
+    assert any(isinstance(e, ReplyDone) and [a.kind for a in e.acts] == ["nothing_heard"] for e in events)
     assert any(isinstance(e, AudioChunk) for e in events)
 
 

@@ -1,0 +1,254 @@
+"""The calendar side of the policy: reminders made by voice (said back, confirmed, cancelled), what is on
+today, when a group meets, what the person reports about a group, and the answers to the companion's own
+questions (yes to a reminder offer, "må jeg huske …", "hvordan gik det?").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from companion.content import Phrases
+from companion.mind.catalogue import Catalogue, Group
+from companion.mind.memory import Conversation, FollowUp, MindState
+from companion.mind.replies import Decision, Question, act
+from companion.mind.steering import Caps, record_decline
+from companion.mind.understand import Language, Reading
+from companion.mind.when import TimeFound, TimeProblem, find_time, say_time
+
+
+@dataclass(frozen=True)
+class SayBack:
+    """How a reminder is repeated back: the request words cut off, "mig" turned into "dig"."""
+
+    trigger: re.Pattern[str]
+    drop: frozenset[str]
+    swap: Mapping[str, str]
+
+    @classmethod
+    def from_toml(cls, raw: Mapping[str, Any]) -> SayBack:
+        return cls(
+            trigger=re.compile(str(raw.get("trigger", "^")), re.IGNORECASE),
+            drop=frozenset(str(w) for w in raw.get("drop", ())),
+            swap={str(k): str(v) for k, v in raw.get("swap", {}).items()},
+        )
+
+    def subject(self, text: str, start: int, end: int) -> str:
+        rest = f"{text[:start]} {text[end:]}"
+        rest = self.trigger.sub("", re.sub(r"[?!.,;]+", " ", rest.lower()).strip(), count=1)
+        words = [self.swap.get(w, w) for w in rest.split() if w not in self.drop]
+        return " ".join(words)
+
+
+@dataclass
+class Agenda:
+    language: Language
+    phrases: Phrases
+    catalogue: Catalogue
+    say_back: SayBack
+    caps: Caps
+
+    def answer(
+        self, pending: Question, reading: Reading, convo: Conversation, state: MindState, now: datetime
+    ) -> Decision | None:
+        """The reply when what was said answers the open question; None when it is about something else."""
+        if pending.kind == "ask_time":
+            said = f"{pending.day_words} {reading.text}".strip()
+            found = find_time(said, now, self.language.time_words)
+            if found is None:
+                return None
+            return self.reminder(
+                Decision(), said, found, convo, state, now, what=pending.what, answering=True
+            )
+        answer = "no" if reading.has("no") else "yes" if reading.has("yes") else None
+        if answer is None:
+            return None
+        decision = self._answered(pending, answer == "yes", convo, state, now)
+        if decision.question is None and convo.later:
+            decision.ask(convo.later.pop(0))
+        return decision
+
+    def _answered(
+        self, pending: Question, yes: bool, convo: Conversation, state: MindState, now: datetime
+    ) -> Decision:
+        decision = Decision()
+        say = self.phrases.say
+        if pending.kind == "confirm_reminder":
+            if yes:
+                for reminder in state.reminders:
+                    if reminder.id == pending.reminder_id:
+                        reminder.confirmed = True
+                return decision.say(say("reminder_confirmed"), act("reminder_confirmed"))
+            state.remove_reminder(pending.reminder_id)
+            convo.later = []
+            return decision.say(say("reminder_cancelled"), act("reminder_cancelled"))
+        if pending.kind == "offer_reminder":
+            return self._offer_answered(decision, pending, yes, convo, state, now)
+        if pending.kind == "remember_relative":
+            if not yes:
+                return decision.say(say("not_remembered"), act("profile_declined"))
+            state.profile.relatives.append((pending.value, pending.relation))
+            return decision.say(say("remembered"), act("profile_saved", "relative"))
+        if pending.kind in ("remember_interest", "remember_format"):
+            if not yes:
+                return decision.say(say("not_remembered"), act("profile_declined"))
+            if pending.kind == "remember_interest" and pending.value not in state.profile.interests:
+                state.profile.interests.append(pending.value)
+            if pending.kind == "remember_format":
+                state.profile.preferred_format = pending.value
+            return decision.say(say("remembered"), act("profile_saved", pending.kind.split("_")[1]))
+        # follow_up: how did the group session go?
+        state.follow_ups = [f for f in state.follow_ups if f.group_id != pending.group_id]
+        if yes:
+            return decision.say(say("attended_yes"), act("attended", "yes"))
+        group = self.catalogue.group(pending.group_id)
+        when = say_time(group.next_session(now), now, self.language.time_words) if group else ""
+        return decision.say(say("attended_no").format(when=when), act("attended", "no"))
+
+    def _offer_answered(
+        self,
+        decision: Decision,
+        pending: Question,
+        yes: bool,
+        convo: Conversation,
+        state: MindState,
+        now: datetime,
+    ) -> Decision:
+        say = self.phrases.say
+        if not yes:
+            if not pending.suggestion:
+                return decision.say(say("suggestion_declined"), act("reminder_declined"))
+            convo.later = []
+            paused = record_decline(state, self.caps, now.date())
+            decision.say(say("suggestion_declined"), act("suggestion_declined"), act("no_nudge"))
+            return decision.say(say("suggestions_paused") if paused else "")
+        assert pending.at is not None
+        reminder = state.add_reminder(pending.at, pending.what, pending.group_id or None)
+        reminder.confirmed = True
+        convo.last_reminder_id = reminder.id
+        if pending.group_id:
+            state.follow_ups.append(FollowUp(pending.group_id, reminder.at))
+        when = say_time(pending.at, now, self.language.time_words)
+        if pending.suggestion:
+            decision.acts.append(act("suggestion_accepted"))
+        return decision.say(
+            say("suggestion_accepted").format(when=when),
+            act("reminder_created", pending.at.strftime("%Y-%m-%dT%H:%M")),
+        )
+
+    def reminder(
+        self,
+        decision: Decision,
+        text: str,
+        found: TimeFound | TimeProblem | None,
+        convo: Conversation,
+        state: MindState,
+        now: datetime,
+        what: str | None = None,
+        answering: bool = False,
+    ) -> Decision:
+        if what is None:
+            start, end = (found.start, found.end) if found is not None else (0, 0)
+            what = self.say_back.subject(text, start, end)
+        if isinstance(found, TimeFound) and not found.hour_said and not answering:
+            decision.say(self.phrases.say("ask_what_time"), act("clarifies"), act("no_nudge"))
+            decision.question = Question("ask_time", what=what, day_words=text[found.start : found.end])
+            return decision
+        if not isinstance(found, TimeFound):
+            key = f"time_{found.reason}" if isinstance(found, TimeProblem) else "ask_when"
+            decision.say(self.phrases.say(key), act("clarifies"), act("no_nudge"))
+            decision.question = Question("ask_time", what=what)
+            return decision
+        reminder = state.add_reminder(found.at, what)
+        convo.last_reminder_id = reminder.id
+        when = say_time(found.at, now, self.language.time_words)
+        line = "reminder_confirm" if what else "reminder_confirm_bare"
+        decision.say(
+            self.phrases.say(line).format(what=what, when=when),
+            act("reminder_created", found.at.strftime("%Y-%m-%dT%H:%M")),
+            act("no_nudge"),
+        )
+        decision.question = Question("confirm_reminder", reminder_id=reminder.id)
+        return decision
+
+    def cancel_reminder(self, decision: Decision, convo: Conversation, state: MindState) -> Decision:
+        """ "Slet den igen": the reminder made in this conversation. Older ones are the reminders issue's."""
+        if not any(r.id == convo.last_reminder_id for r in state.reminders):
+            return decision.say(self.phrases.say("nothing_to_cancel"), act("clarifies"), act("no_nudge"))
+        state.remove_reminder(convo.last_reminder_id)
+        convo.last_reminder_id, convo.later = 0, []
+        return decision.say(
+            self.phrases.say("reminder_cancelled_asked"), act("reminder_cancelled"), act("no_nudge")
+        )
+
+    def today(self, decision: Decision, state: MindState, now: datetime) -> Decision:
+        today: list[tuple[datetime, str]] = []
+        for group in self.catalogue.groups:
+            session = group.next_session(now)
+            if session.date() == now.date():
+                today.append((session, group.name))
+        for reminder in state.reminders:
+            at = datetime.fromisoformat(reminder.at).replace(tzinfo=now.tzinfo)
+            if at.date() == now.date() and at >= now:
+                today.append((at, reminder.what))
+        decision.acts += [act("answers_today"), act("no_nudge")]
+        if not today:
+            return decision.say(self.phrases.say("today_none"))
+        decision.say(self.phrases.say("today_intro"))
+        for at, what in sorted(today):
+            when = say_time(at, now, self.language.time_words)
+            decision.say(self.phrases.say("today_item").format(when=when, what=what))
+        return decision
+
+    def schedule(
+        self, decision: Decision, reading: Reading, convo: Conversation, now: datetime
+    ) -> Decision | None:
+        if not reading.has("schedule"):
+            return None
+        group: Group | None = None
+        if reading.named_groups:
+            group = reading.named_groups[0]
+        elif convo.last_group_id:
+            group = self.catalogue.group(convo.last_group_id)
+        if group is None:
+            if reading.relatives or not reading.has("group_words"):
+                return None
+            examples = (
+                " og ".join(g.name for g in self.catalogue.groups[:2])
+                if self.language.code == "da"
+                else (" and ".join(g.name for g in self.catalogue.groups[:2]))
+            )
+            return decision.say(self.phrases.say("unknown_group").format(examples=examples), act("clarifies"))
+        convo.last_group_id = group.id
+        session = group.next_session(now)
+        when = say_time(session, now, self.language.time_words)
+        key = "schedule" if group.format == "physical" else "schedule_remote"
+        place = group.place if group.format == "physical" else group.place[:1].lower() + group.place[1:]
+        decision.say(
+            self.phrases.say(key).format(name=group.name, when=when, place=place),
+            act("answers_schedule", group.id),
+            act("no_nudge"),
+        )
+        offer = Question(
+            "offer_reminder",
+            self.phrases.say("offer_group_reminder"),
+            group_id=group.id,
+            at=session,
+            what=group.name,
+        )
+        return decision.ask(offer)
+
+    def reported_attendance(
+        self, decision: Decision, reading: Reading, state: MindState, now: datetime
+    ) -> Decision:
+        """ "Jeg var til læseklubben i går": counted as attended, like an answer to "Hvordan gik det?"."""
+        group = reading.groups_by_name[0]
+        state.follow_ups = [f for f in state.follow_ups if f.group_id != group.id]
+        decision.acts.append(act("no_nudge"))
+        if reading.has("attended_no"):
+            when = say_time(group.next_session(now), now, self.language.time_words)
+            return decision.say(self.phrases.say("attended_no").format(when=when), act("attended", "no"))
+        return decision.say(self.phrases.say("attended_yes"), act("attended", "yes"))

@@ -1,0 +1,123 @@
+"""The group catalogue and the household's relatives: the people the companion can point toward.
+
+The catalogue is content a coordinator keeps (dialogs/<lang>/catalogue.toml, or a scenario file's own
+[[group]] list); the reminders issue moves it into the database with the same fields. Times are local wall
+times in Europe/Copenhagen, recurrences RFC 5545 RRULEs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+
+from companion.errors import SettingsError
+
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+GroupFormat = Literal["physical", "online", "phone"]
+StepKind = Literal["group", "volunteer"]
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    description: str
+    interests: tuple[str, ...]
+    format: GroupFormat
+    place: str
+    rrule: str
+    start: time
+    minutes: int
+    contact: str
+    kind: StepKind = "group"
+    skills: tuple[str, ...] = ()
+    """Words for what a person could contribute there (a repair café wants craftsmen)."""
+
+    def next_session(self, now: datetime) -> datetime:
+        """The next start at or after `now` (aware, Copenhagen wall time).
+
+        The rule is expanded in naive wall time, because a weekly group meets at 14:00 on both sides of a
+        daylight-saving change; only the result is given its zone.
+        """
+        local_now = now.astimezone(COPENHAGEN).replace(tzinfo=None)
+        first = datetime.combine(local_now.date() - timedelta(days=1), self.start)
+        rule = rrulestr(self.rrule, dtstart=first)
+        found = rule.after(local_now, inc=True)
+        if found is None:
+            raise SettingsError(f"The group {self.id!r} has no more sessions ({self.rrule}).")
+        return found.replace(tzinfo=COPENHAGEN)
+
+
+@dataclass(frozen=True)
+class Relative:
+    name: str
+    relation: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    groups: tuple[Group, ...]
+    relatives: tuple[Relative, ...] = ()
+
+    def group(self, group_id: str) -> Group | None:
+        return next((g for g in self.groups if g.id == group_id), None)
+
+
+def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise SettingsError(f"{where}: '{key}' must be a line of text.", "See dialogs/README.md.")
+    return value.strip()
+
+
+def _words(entry: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    return tuple(str(word).strip() for word in entry.get(key, ()) if str(word).strip())
+
+
+def parse_group(entry: Mapping[str, Any], where: str) -> Group:
+    group_id = _text(entry, "id", where)
+    where = f"{where}, group {group_id!r}"
+    group_format = entry.get("format", "physical")
+    kind = entry.get("kind", "group")
+    if group_format not in ("physical", "online", "phone"):
+        raise SettingsError(f"{where}: format {group_format!r} is not physical, online or phone.")
+    if kind not in ("group", "volunteer"):
+        raise SettingsError(f"{where}: kind {kind!r} is not group or volunteer.")
+    try:
+        start = time.fromisoformat(_text(entry, "start", where))
+        rrulestr(_text(entry, "rrule", where), dtstart=datetime(2026, 1, 1))
+    except ValueError as error:
+        raise SettingsError(f"{where}: {error}", "Times are HH:MM; rrule as in RFC 5545.") from error
+    return Group(
+        id=group_id,
+        name=_text(entry, "name", where),
+        description=_text(entry, "description", where),
+        interests=_words(entry, "interests"),
+        format=group_format,
+        place=_text(entry, "place", where),
+        rrule=_text(entry, "rrule", where),
+        start=start,
+        minutes=int(entry.get("minutes", 60)),
+        contact=_text(entry, "contact", where),
+        kind=kind,
+        skills=_words(entry, "skills"),
+    )
+
+
+def parse_catalogue(raw: Mapping[str, Any], where: str) -> Catalogue:
+    """Groups from [[group]] and relatives from [[relative]] of one TOML document."""
+    groups: Sequence[Mapping[str, Any]] = raw.get("group", ())
+    relatives: Sequence[Mapping[str, Any]] = raw.get("relative", ())
+    return Catalogue(
+        groups=tuple(parse_group(entry, where) for entry in groups),
+        relatives=tuple(
+            Relative(_text(entry, "name", where), str(entry.get("relation", "")).strip())
+            for entry in relatives
+        ),
+    )

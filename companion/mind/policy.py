@@ -1,0 +1,181 @@
+"""The Mind: the companion's dialog policy behind the speech loop's `Dialog` protocol.
+
+Each turn: understand (understand.py), decide (rules.py), keep what must be kept (memory.py), then speak —
+the decided lines first, and, only where the rules leave room for small talk, the language model's words
+through the guard (guard.py). Every reply ends with ReplyDone carrying the acts: the structured record of
+what was decided, the same record the usage summaries count.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from companion.content import Phrases
+from companion.events import Act, ReplyDelta, ReplyDone, Transcript
+from companion.mind.catalogue import Relative
+from companion.mind.guard import Guard, Verdict
+from companion.mind.memory import Conversation, MindState, StateStore
+from companion.mind.replies import Decision, act
+from companion.mind.rules import Rules
+from companion.mind.understand import read
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+_GUARD_LINES = {
+    "claims_human": ("guard_human", "discloses_machine"),
+    "medical_advice": ("guard_medical", "defers_to_professional"),
+    "promises": ("guard_promise", "no_promise"),
+}
+
+
+class SmallTalk(Protocol):
+    """The language model as the Mind uses it (LlamaChat in production)."""
+
+    def reply(self, user_text: str, note: str = "") -> Iterator[str]: ...
+
+    def add_exchange(self, user_text: str, reply: str) -> None: ...
+
+    def replace_last_reply(self, reply: str) -> None: ...
+
+    def forget(self) -> None: ...
+
+
+class VoiceTuning(Protocol):
+    def tune(self, length_scale_step: int, volume_step: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class MindOptions:
+    conversation_gap: timedelta = timedelta(minutes=10)
+    llm_words: int = 60
+    """Of a long monologue the model sees only the last words; the rules read all of it."""
+
+
+@dataclass
+class Mind:
+    rules: Rules
+    store: StateStore
+    clock: Clock
+    guard: Guard
+    chat: SmallTalk | None = None
+    voice: VoiceTuning | None = None
+    options: MindOptions = MindOptions()
+    conversation: Conversation = field(default_factory=Conversation)
+    _state: MindState | None = None
+
+    @property
+    def phrases(self) -> Phrases:
+        return self.rules.phrases
+
+    @property
+    def state(self) -> MindState:
+        if self._state is None:
+            self._state = self.store.load()
+            if self.voice is not None:
+                self.voice.tune(self._state.length_scale_step, self._state.volume_step)
+        return self._state
+
+    def warm_up(self) -> None:
+        """Load the memory and the date library now: the first reminder with a date then costs no more
+        than any other turn (dateparser's first call takes a few hundred milliseconds)."""
+        from companion.mind.when import find_time
+
+        _ = self.state
+        find_time("den 3. november", self.clock(), self.rules.language.time_words)
+
+    def end_conversation(self) -> None:
+        """Forget the conversation: its words, its open question, its count of suggestions."""
+        self.conversation = Conversation()
+        if self.chat is not None:
+            self.chat.forget()
+
+    def respond(self, transcript: Transcript) -> Iterator[ReplyDelta | ReplyDone]:
+        now = self.clock()
+        if not transcript.text.strip():
+            yield ReplyDelta(self.phrases.say("nothing_heard"))
+            yield ReplyDone((act("nothing_heard"),))
+            return
+        decision = self.decide(transcript.text, now)
+        spoken: list[str] = [" ".join(decision.lines)] if decision.lines else []
+        if spoken:
+            yield ReplyDelta(spoken[0])
+        acts = list(decision.acts)
+        if decision.small_talk:
+            for piece in self._small_talk(transcript.text, decision, acts, bool(spoken)):
+                spoken.append(piece)
+                yield ReplyDelta(piece)
+        elif self.chat is not None and spoken:
+            self.chat.add_exchange(self._for_model(transcript.text), spoken[0])
+        self._after_reply("".join(spoken).strip(), decision, now)
+        yield ReplyDone(tuple(acts))
+
+    def decide(self, text: str, now: datetime) -> Decision:
+        """Understand and decide, and keep the durable part; nothing is spoken yet."""
+        convo = self.conversation
+        if convo.last_turn is not None and now - convo.last_turn > self.options.conversation_gap:
+            self.end_conversation()
+            convo = self.conversation
+        state = self.state
+        before = state.to_json()
+        reading = read(text, self.rules.language, self.rules.index, self._relatives(state), now)
+        decision = self.rules.decide(reading, convo, state, now)
+        if state.to_json() != before:
+            try:
+                self.store.save(state)
+            except Exception:
+                self._state = None  # what is in RAM must never differ from what is kept
+                raise
+            if self.voice is not None:
+                self.voice.tune(state.length_scale_step, state.volume_step)
+        return decision
+
+    def _after_reply(self, spoken: str, decision: Decision, now: datetime) -> None:
+        convo = self.conversation
+        convo.turns += 1
+        convo.last_turn = now
+        if not any(a.kind == "repeat" for a in decision.acts):
+            convo.last_reply = spoken
+        convo.pending = decision.question
+        convo.later = [*decision.later, *convo.later] if decision.question else convo.later
+        if decision.ends_conversation:
+            self.end_conversation()
+
+    def _relatives(self, state: MindState) -> list[Relative]:
+        return [*self.rules.catalogue.relatives, *(Relative(n, r) for n, r in state.profile.relatives)]
+
+    def _for_model(self, text: str) -> str:
+        words = text.split()
+        return " ".join(words[-self.options.llm_words :])
+
+    def _small_talk(self, text: str, decision: Decision, acts: list[Act], has_lead: bool) -> Iterator[str]:
+        """The model's words, guarded; fixed lines when there is no model or it says nothing."""
+        said = ""
+        if self.chat is not None:
+            note = self._note(decision)
+            for piece in self.guard.filter(iter(self.chat.reply(self._for_model(text), note))):
+                if isinstance(piece, Verdict):
+                    key, guard_act = _GUARD_LINES[piece.reason]
+                    replacement = (" " if said else "") + self.phrases.say(key)
+                    acts += [act(guard_act), act("guard_replaced", piece.reason)]
+                    said += replacement
+                    self.chat.replace_last_reply(said)
+                    yield replacement
+                    return
+                said += piece
+                yield piece
+        if not said.strip():
+            yield (" " if has_lead else "") + self.phrases.say("small_talk")
+
+    def _note(self, decision: Decision) -> str:
+        facts = []
+        interests = self.state.profile.interests
+        if interests:
+            facts.append(self.phrases.say("llm_note_profile").format(facts=", ".join(interests)))
+        if decision.llm_note:
+            facts.append(self.phrases.say("llm_note_group").format(group=decision.llm_note))
+        return " ".join(facts)

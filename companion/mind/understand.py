@@ -1,0 +1,204 @@
+"""Understanding one thing the person said: which intents and cues it carries, which groups, interests,
+skills and relatives it touches, and — for a reminder — when.
+
+The patterns are content (dialogs/<lang>/intents.toml); this module only compiles and applies them. It
+decides nothing: the policy does, from the `Reading` this returns.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from companion.content import read_toml_file
+from companion.errors import SettingsError
+from companion.mind.catalogue import Group, Relative
+from companion.mind.lexicon import GroupIndex, Lexicon, Match, load_lexicon, normalise, words_of
+from companion.mind.when import TimeFound, TimeProblem, TimeWords, find_time, load_time_words
+
+INTENTS = (
+    "crisis",
+    "human_question",
+    "treats_as_person",
+    "professional_topic",
+    "advice_question",
+    "services_topic",
+    "services_fear",
+    "services_direct",
+    "leave_alone",
+    "wants_suggestion",
+    "lonely",
+    "missing",
+    "grief",
+    "bored",
+    "reminder",
+    "today",
+    "schedule",
+    "repeat",
+    "slower",
+    "faster",
+    "louder",
+    "quieter",
+    "stop",
+    "yes",
+    "no",
+    "forget",
+    "cancel_reminder",
+    "emergency",
+    "work_life",
+    "group_words",
+    "attended_yes",
+    "attended_no",
+    "prefers_physical",
+    "prefers_online",
+    "prefers_phone",
+)
+# Very long monologues are read in full for cues, but only this much is searched for the costlier matches.
+_MAX_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Language:
+    """Everything needed to understand one language, loaded once from dialogs/<lang>/."""
+
+    code: str
+    patterns: Mapping[str, re.Pattern[str]]
+    lexicon: Lexicon
+    time_words: TimeWords
+
+
+@cache
+def load_language(dialogs: Path, language: str) -> Language:
+    path = dialogs / language / "intents.toml"
+    raw: dict[str, Any] = read_toml_file(path)
+    intents: Mapping[str, Sequence[str]] = raw.get("intents", {})
+    patterns: dict[str, re.Pattern[str]] = {}
+    for name in INTENTS:
+        alternatives = intents.get(name)
+        if not alternatives:
+            raise SettingsError(
+                f"{path}: the intent '{name}' has no patterns.", "Add a list under [intents]."
+            )
+        try:
+            patterns[name] = re.compile("|".join(rf"(?:(?<!\w){p}(?!\w))" for p in alternatives))
+        except re.error as error:
+            raise SettingsError(f"{path}: a pattern of '{name}' is not valid: {error}") from error
+    return Language(
+        code=language,
+        patterns=patterns,
+        lexicon=load_lexicon(dialogs, language, raw.get("matching", {})),
+        time_words=load_time_words(dialogs, language),
+    )
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one utterance carries. Holds the person's words only for as long as the turn lasts."""
+
+    text: str
+    normalised: str
+    intents: frozenset[str]
+    interests: tuple[Match, ...]
+    skills: tuple[Match, ...]
+    named_groups: tuple[Group, ...]
+    """Groups asked about by their name or their own interest words, best first."""
+    groups_by_name: tuple[Group, ...]
+    """Groups called by their name only ("læseklubben"), for what the person reports about them."""
+    relatives: tuple[Relative, ...]
+    time: TimeFound | TimeProblem | None
+    told_relative: Relative | None
+    """A relative the person names with their relation ("min datter Lone"), which may be worth keeping."""
+    meaningful: bool
+    """False for silence, fillers and fragments too short to answer."""
+
+    def has(self, *intents: str) -> bool:
+        return any(intent in self.intents for intent in intents)
+
+    @property
+    def asks_professional(self) -> bool:
+        return self.has("professional_topic") and self.has("advice_question")
+
+    @property
+    def fears_for_services(self) -> bool:
+        return self.has("services_direct") or (self.has("services_topic") and self.has("services_fear"))
+
+    @property
+    def preferred_format(self) -> str | None:
+        for intent, group_format in (
+            ("prefers_phone", "phone"),
+            ("prefers_online", "online"),
+            ("prefers_physical", "physical"),
+        ):
+            if intent in self.intents:
+                return group_format
+        return None
+
+
+def _relatives_named(text: str, relatives: Sequence[Relative], lexicon: Lexicon) -> tuple[Relative, ...]:
+    """Relatives mentioned by name ("Anne") or by relation ("min datter", "sønnen", "min dreng")."""
+    words = words_of(text)
+    said_stems = {lexicon.stem(w) for w in words}
+    said_words = set(words) | {" ".join(pair) for pair in itertools.pairwise(words)}
+    found = []
+    for relative in relatives:
+        relation = relative.relation.lower()
+        other_words = set(lexicon.relations.get(relation, ())) if relation else set()
+        name = lexicon.respelled(relative.name.lower())
+        by_name = name in said_words or f"{name}s" in said_words  # "kirstens stemme"
+        by_relation = bool(relation) and (
+            lexicon.stem(relation) in said_stems or relation in said_words or bool(other_words & said_words)
+        )
+        if by_name or by_relation:
+            found.append(relative)
+    return tuple(found)
+
+
+def _told_relative(text: str, normalised: str, lexicon: Lexicon) -> Relative | None:
+    """ "min datter Lone", "min søn hedder Bo", "my daughter Susan": a relation followed by a name. The
+    recogniser writes names with a capital, which is what tells "min datter Lone" from "min datter ringer"."""
+    relations = "|".join(sorted(map(re.escape, lexicon.relation_words), key=len, reverse=True))
+    if not relations:
+        return None
+    pattern = (
+        rf"(?<!\w)(?:min|mit|mine|my)\s+({relations})\s+(?:hedder\s+|is called\s+|called\s+)?([^\W\d_]{{2,}})"
+    )
+    for found in re.finditer(pattern, normalised):
+        name = found.group(2)
+        said_as = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE)
+        if said_as and said_as.group(0)[:1].isupper() and name not in lexicon.ignore:
+            return Relative(said_as.group(0), found.group(1))
+    return None
+
+
+def read(
+    text: str, language: Language, index: GroupIndex, relatives: Sequence[Relative], now: datetime
+) -> Reading:
+    lexicon = language.lexicon
+    normalised = lexicon.respelled(normalise(text[:_MAX_CHARS]))
+    intents = frozenset(name for name, pattern in language.patterns.items() if pattern.search(normalised))
+    words = words_of(normalised)
+    meaningful = any(w not in lexicon.fillers and len(w) > 1 for w in words) or bool(intents)
+    named, by_name = index.named(normalised)
+    time: TimeFound | TimeProblem | None = None
+    if "reminder" in intents:
+        time = find_time(text, now, language.time_words)
+    return Reading(
+        text=text,
+        normalised=normalised,
+        intents=intents,
+        interests=tuple(index.by_interest(normalised)),
+        # "programme" is not a programmer: a skill counts only when the person speaks of their working life.
+        skills=tuple(index.by_skill(normalised)) if "work_life" in intents else (),
+        named_groups=tuple(named),
+        groups_by_name=tuple(by_name),
+        relatives=_relatives_named(normalised, relatives, lexicon),
+        time=time,
+        told_relative=_told_relative(text, normalised, lexicon),
+        meaningful=meaningful,
+    )
