@@ -191,11 +191,15 @@ def test_the_voice_is_tuned_and_the_choice_kept() -> None:
     assert later.steps == [(1, 1)]
 
 
-def test_repeat_says_the_last_reply_again() -> None:
+def test_repeat_says_the_last_reply_again_and_the_question_still_waits() -> None:
     mind = make_mind()
-    first, _ = say(mind, "Hvornår er der fællessang?")
+    first, _ = say(mind, "Hvornår er der fællessang?")  # … "Skal jeg minde dig om det?"
     again, outcomes = say(mind, "Hvad sagde du?")
     assert again == first and "repeat" in outcomes
+    _, slower = say(mind, "Og tal lidt langsommere.")
+    assert "speech_slower" in slower
+    _, answered = say(mind, "Ja tak.")
+    assert "reminder_created:2026-03-04T10:30" in answered
 
 
 def test_crisis_never_waits_for_the_language_model() -> None:

@@ -141,7 +141,8 @@ class Mind:
         if not any(a.kind == "repeat" for a in decision.acts):
             convo.last_reply = spoken
         convo.pending = decision.question
-        convo.later = [*decision.later, *convo.later] if decision.question else convo.later
+        # Questions for later are asked once the open one is answered, in the order they arose.
+        convo.later = [*decision.later, *convo.later]
         if decision.ends_conversation:
             self.end_conversation()
 

@@ -144,9 +144,9 @@ class Rules:
         if reading.has("repeat") or (reading.has("louder") and convo.last_reply):
             if convo.last_reply:
                 decision.say(convo.last_reply, act("repeat"))
-                decision.question = convo.pending  # the repeated question still waits for its answer
             elif not decision.lines:
                 decision.say(self.phrases.say("nothing_to_repeat"), act("repeat"))
+        decision.question = convo.pending  # "tal højere" is no answer: the open question still waits
         decision.acts.append(act("no_nudge"))
         return decision
 
