@@ -54,9 +54,9 @@ def _standing(now: datetime) -> Callable[[], datetime]:
     return lambda: now
 
 
-def policy_times() -> list[float]:
-    """ms per turn for understanding, deciding and saving, in a fresh conversation each time."""
-    times: list[float] = []
+def policy_times() -> list[tuple[float, int]]:
+    """(ms, words) per turn for understanding, deciding and saving, in a fresh conversation each time."""
+    times: list[tuple[float, int]] = []
     with tempfile.TemporaryDirectory() as folder:
         for path in SCENARIO_FILES:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -69,7 +69,7 @@ def policy_times() -> list[float]:
                 for line in scenario["say"]:
                     began = time.perf_counter()
                     mind.decide(line, now)
-                    times.append((time.perf_counter() - began) * 1000)
+                    times.append(((time.perf_counter() - began) * 1000, len(line.split())))
                     mind.end_conversation()
     return times
 
@@ -113,7 +113,9 @@ def held_out() -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    times = policy_times()
+    timed = policy_times()
+    times = [ms for ms, _words in timed]
+    slowest = max(timed)
     return {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
@@ -121,7 +123,8 @@ def run() -> dict[str, Any]:
             "turns": len(times),
             "p50": median(times),
             "p95": percentile(times, 95),
-            "max": max(times),
+            "max": slowest[0],
+            "max_words": slowest[1],
         },
         "prompt_tokens": prompt_tokens(),
         "held_out": held_out(),
@@ -141,8 +144,9 @@ def report(results: dict[str, Any]) -> str:
         "| target | measured | verdict |",
         "|---|---|---|",
         f"| policy adds ≤ {BUDGET_MS:.0f} ms per turn before the LLM starts | p50 {policy['p50']:.1f} ms, "
-        f"p95 {policy['p95']:.1f} ms, max {policy['max']:.1f} ms over {policy['turns']} turns | "
-        f"{'met' if policy['p95'] <= BUDGET_MS else 'NOT met'} |",
+        f"p95 {policy['p95']:.1f} ms, max {policy['max']:.1f} ms (a {policy['max_words']}-word turn) over "
+        f"{policy['turns']} turns | {'met at p95' if policy['p95'] <= BUDGET_MS else 'NOT met'}"
+        f"{'' if policy['max'] <= BUDGET_MS else '; not for every turn'} |",
     ]
     for language, found in tokens.items():
         verdict = "met" if found["fullest"] < PROMPT_BUDGET else "NOT met"

@@ -120,6 +120,8 @@ class CrisisSettings:
     """The crisis line the companion names when someone speaks of ending their life."""
     helpline_number: str = "70 201 201"
     """Its telephone number, as it should be read aloud."""
+    helpline_hours: str = "hver dag fra klokken 11 til klokken 5 om natten"
+    """When it answers, as it should be said (the companion's language). Livslinien is open 11–05."""
     emergency_number: str = "112"
     """The number for immediate danger."""
 

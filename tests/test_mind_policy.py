@@ -148,7 +148,7 @@ def test_the_next_conversation_after_a_session_asks_how_it_went() -> None:
 def test_a_reminder_is_said_back_and_a_no_deletes_it() -> None:
     mind = make_mind()
     reply, outcomes = say(mind, "Mind mig om at ringe til Anne i morgen klokken ti.")
-    assert reply.startswith("Jeg minder dig om at ringe til anne i morgen klokken 10.")
+    assert reply.startswith("Jeg minder dig om at ringe til Anne i morgen klokken 10.")
     assert "reminder_created:2026-03-03T10:00" in outcomes
     assert len(mind.state.reminders) == 1
     _, cancelled = say(mind, "Nej, det er forkert.")

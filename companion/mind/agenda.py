@@ -37,10 +37,16 @@ class SayBack:
         )
 
     def subject(self, text: str, start: int, end: int) -> str:
-        rest = f"{text[:start]} {text[end:]}"
-        rest = self.trigger.sub("", re.sub(r"[?!.,;]+", " ", rest.lower()).strip(), count=1)
-        words = [self.swap.get(w, w) for w in rest.split() if w not in self.drop]
-        return " ".join(words)
+        """What to remind of, in a few words: only the first clause after the request is kept, because
+        what follows ("…, hun har det skidt") is the person's private talk, not the reminder."""
+        rest = f"{text[:start]} {text[end:]}".strip()
+        rest = self.trigger.sub("", rest, count=1)
+        first = re.split(r"[?!.,;:]", rest, maxsplit=1)[0]
+        words = [self.swap.get(w.lower(), w) for w in first.split() if w.lower() not in self.drop]
+        return " ".join(words[:_SUBJECT_WORDS])
+
+
+_SUBJECT_WORDS = 8
 
 
 @dataclass
@@ -56,6 +62,9 @@ class Agenda:
     ) -> Decision | None:
         """The reply when what was said answers the open question; None when it is about something else."""
         if pending.kind == "ask_time":
+            alone = find_time(reading.text, now, self.language.time_words)
+            if alone is None or (isinstance(alone, TimeFound) and not alone.hour_said):
+                return None  # no hour in it: not an answer to "what time?" ("hvad skal jeg i dag?")
             said = f"{pending.day_words} {reading.text}".strip()
             found = find_time(said, now, self.language.time_words)
             if found is None:

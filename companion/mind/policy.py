@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from companion.content import Phrases
+from companion.errors import MindError
 from companion.events import Act, ReplyDelta, ReplyDone, Transcript
 from companion.mind.catalogue import Relative
 from companion.mind.guard import Guard, Verdict
@@ -75,7 +76,13 @@ class Mind:
     @property
     def state(self) -> MindState:
         if self._state is None:
-            self._state = self.store.load()
+            try:
+                self._state = self.store.load()
+            except MindError as error:
+                # A memory it cannot read must not silence the companion (a crisis line above all):
+                # carry on with a fresh one in RAM and say why in the log.
+                log.error("%s Carrying on without what was remembered.", error.message)
+                self._state = MindState()
             if self.voice is not None:
                 self.voice.tune(self._state.length_scale_step, self._state.volume_step)
         return self._state
@@ -86,7 +93,9 @@ class Mind:
         from companion.mind.when import find_time
 
         _ = self.state
-        find_time("den 3. november", self.clock(), self.rules.language.time_words)
+        words = self.rules.language.time_words
+        for sample in ("den 3. november", "on 3 November"):  # whichever the language's words can read
+            find_time(sample, self.clock(), words)
 
     def end_conversation(self) -> None:
         """Forget the conversation: its words, its open question, its count of suggestions."""
@@ -167,6 +176,8 @@ class Mind:
                     self.chat.replace_last_reply(said)
                     yield replacement
                     return
+                if has_lead and not said and not piece[:1].isspace():
+                    piece = f" {piece}"  # the fixed line before it ends a sentence: keep them apart
                 said += piece
                 yield piece
         if not said.strip():

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from companion.content import Phrases
 from companion.mind.agenda import Agenda
-from companion.mind.catalogue import Catalogue, Relative
+from companion.mind.catalogue import Catalogue, Group, Relative
 from companion.mind.lexicon import GroupIndex
 from companion.mind.memory import Conversation, MindState, Suggestion
 from companion.mind.replies import Decision, Question, act
@@ -38,6 +38,7 @@ _VOICE = {
     "quieter": "volume_down",
 }
 _RELATIVE_REMINDER_DELAY = timedelta(hours=1)
+_FOLLOW_UP_FOR = timedelta(days=14)
 
 
 @dataclass
@@ -59,10 +60,13 @@ class Rules:
         if reading.has("crisis"):
             return self._crisis(decision, convo, "crisis")
         if not reading.meaningful:
+            decision.question = convo.pending  # "øh" is no answer: the open question still waits
             return decision.say(self.phrases.say("not_understood"), act("clarifies"))
         if reading.has("stop") and not reading.has("leave_alone"):
-            decision.ends_conversation = True
-            return decision.say(self.phrases.say("stop"), act("stop"), act("no_nudge"))
+            return self._stop(reading, convo, state, now)
+        if convo.in_crisis and not reading.has(*_VOICE, "repeat", "leave_alone"):
+            # After words of ending one's life, no small talk from a model: the number again, and kindness.
+            return self._crisis(decision, convo, "crisis_again")
         if reading.has(*_VOICE, "repeat"):
             return self._voice_and_repeat(decision, reading, convo, state)
         if reading.has("leave_alone") and not reading.has("wants_suggestion"):
@@ -123,10 +127,20 @@ class Rules:
         numbers = {
             "helpline_name": self.crisis.helpline_name,
             "helpline_number": self.crisis.helpline_number,
+            "helpline_hours": self.crisis.helpline_hours,
             "emergency_number": self.crisis.emergency_number,
         }
         decision.say(self.phrases.say(key).format(**numbers), act("helpline"), act("no_nudge"))
-        return decision.say(self.phrases.say("crisis_stay"))
+        # After a fall the person needs the number and nothing else; after despair, to hear it stays.
+        return decision.say(self.phrases.say("crisis_stay") if key == "crisis" else "")
+
+    def _stop(self, reading: Reading, convo: Conversation, state: MindState, now: datetime) -> Decision:
+        """ "Ja tak, farvel": the open question is answered first, then the conversation ends."""
+        pending, convo.pending = convo.pending, None
+        answered = self.agenda.answer(pending, reading, convo, state, now) if pending else None
+        decision = answered or Decision()
+        decision.question, decision.later, decision.ends_conversation = None, [], True
+        return decision.say(self.phrases.say("stop"), act("stop"), act("no_nudge"))
 
     def _voice_and_repeat(
         self, decision: Decision, reading: Reading, convo: Conversation, state: MindState
@@ -264,8 +278,7 @@ class Rules:
     def _follow_up_or_chat(
         self, decision: Decision, reading: Reading, convo: Conversation, state: MindState, now: datetime
     ) -> None:
-        due = [f for f in state.follow_ups if datetime.fromisoformat(f.session) < now.replace(tzinfo=None)]
-        group = self.catalogue.group(due[0].group_id) if due else None
+        group = self._follow_up_due(state, now)
         if group is not None and not convo.followup_asked:
             convo.followup_asked = True
             decision.acts.append(act("follow_up_asked"))
@@ -280,3 +293,18 @@ class Rules:
         last = self.catalogue.group(convo.last_group_id) if convo.last_group_id else None
         if last is not None:
             decision.llm_note = f"{last.name}: {last.description}"
+
+    def _follow_up_due(self, state: MindState, now: datetime) -> Group | None:
+        """The group of a session that has ended (and is not a fortnight old), to ask how it went."""
+        local = now.replace(tzinfo=None)
+        state.follow_ups = [
+            f for f in state.follow_ups if local - datetime.fromisoformat(f.session) < _FOLLOW_UP_FOR
+        ]
+        for follow_up in state.follow_ups:
+            group = self.catalogue.group(follow_up.group_id)
+            if (
+                group is not None
+                and datetime.fromisoformat(follow_up.session) + timedelta(minutes=group.minutes) < local
+            ):
+                return group
+        return None

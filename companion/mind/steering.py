@@ -86,10 +86,12 @@ def choose_step(
     skill = _soonest(_by_format(reading.skills, preferred_format), now)
     if skill is not None:
         return Step("skill", group=skill.group)
-    interests_said = [m for m in reading.interests if m.strong or cue is not None]
-    interest = _soonest(_by_format(interests_said, preferred_format), now)
+    interest = _soonest(_by_format([m for m in reading.interests if m.strong], preferred_format), now)
     if interest is not None:
         return Step("interest", group=interest.group, interest=interest.family)
+    company = _soonest(_by_format(reading.interests, preferred_format), now) if cue else None
+    if company is not None:  # "ensom … en kop kaffe": company is the point, not an interest to remember
+        return Step(cue or "lonely", group=company.group)
     if cue is None:
         return None
     if interests:

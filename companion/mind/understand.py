@@ -59,8 +59,9 @@ INTENTS = (
     "prefers_online",
     "prefers_phone",
 )
-# Very long monologues are read in full for cues, but only this much is searched for the costlier matches.
-_MAX_CHARS = 4000
+# A long story is searched whole for intents (a crisis may come at any point), but only its last part for
+# interests, groups, relatives and time: that is what the reply answers, and it keeps a turn fast.
+_MATCHED_CHARS = 600
 
 
 @dataclass(frozen=True)
@@ -180,25 +181,26 @@ def read(
     text: str, language: Language, index: GroupIndex, relatives: Sequence[Relative], now: datetime
 ) -> Reading:
     lexicon = language.lexicon
-    normalised = lexicon.respelled(normalise(text[:_MAX_CHARS]))
+    normalised = lexicon.respelled(normalise(text))
     intents = frozenset(name for name, pattern in language.patterns.items() if pattern.search(normalised))
+    recent = normalised[-_MATCHED_CHARS:]
     words = words_of(normalised)
     meaningful = any(w not in lexicon.fillers and len(w) > 1 for w in words) or bool(intents)
-    named, by_name = index.named(normalised)
+    named, by_name = index.named(recent)
     time: TimeFound | TimeProblem | None = None
     if "reminder" in intents:
-        time = find_time(text, now, language.time_words)
+        time = find_time(text, now, language.time_words)  # a reminder is short: its whole text
     return Reading(
         text=text,
         normalised=normalised,
         intents=intents,
-        interests=tuple(index.by_interest(normalised)),
+        interests=tuple(index.by_interest(recent)),
         # "programme" is not a programmer: a skill counts only when the person speaks of their working life.
-        skills=tuple(index.by_skill(normalised)) if "work_life" in intents else (),
+        skills=tuple(index.by_skill(recent)) if "work_life" in intents else (),
         named_groups=tuple(named),
         groups_by_name=tuple(by_name),
-        relatives=_relatives_named(normalised, relatives, lexicon),
+        relatives=_relatives_named(recent, relatives, lexicon),
         time=time,
-        told_relative=_told_relative(text, normalised, lexicon),
+        told_relative=_told_relative(text[-_MATCHED_CHARS:], recent, lexicon),
         meaningful=meaningful,
     )
