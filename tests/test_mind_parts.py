@@ -41,6 +41,11 @@ def streamed(text: str, closed: list[bool]) -> Iterator[str]:
         ("You can take 500 mg twice a day.", "medical_advice"),
         ("Anne ringer nok til dig i aften.", "promises"),
         ("Don't worry, your daughter will call you tonight.", "promises"),
+        ("Jeg er, ligesom dig, et menneske.", "claims_human"),
+        ("Jeg er også 82 år og bor alene.", "claims_human"),
+        ("Du kan roligt springe pillerne over i dag.", "medical_advice"),
+        ("Prøv med 1 g paracetamol.", "medical_advice"),
+        ("Du skal sælge dine aktier nu.", "money_legal_advice"),
     ],
 )
 def test_the_guard_stops_what_the_model_must_never_say(text: str, reason: str) -> None:

@@ -17,8 +17,9 @@ from companion.content import read_toml_file
 from companion.errors import SettingsError
 from companion.mind.lexicon import normalise
 
-CHECKS = ("claims_human", "medical_advice", "promises")
+CHECKS = ("claims_human", "medical_advice", "money_legal_advice", "promises")
 _CLAUSE_END = re.compile(r"[.!?;:,](?=\s)|\n")
+_SENTENCE_END = re.compile(r"[.!?\n]\s*$")
 
 
 @dataclass(frozen=True)
@@ -45,19 +46,21 @@ class Guard:
         The model's stream is closed before the Verdict is yielded, so the model has finished its turn
         (and kept it in its history) by the time the caller replaces what it said."""
         held = ""
+        sentence = ""  # the clauses of the sentence under way, already spoken: "Jeg er, ligesom dig, …"
         verdict: Verdict | None = None
         try:
             for piece in pieces:
                 held += piece
                 while verdict is None and (end := _CLAUSE_END.search(held)) is not None:
                     clause, held = held[: end.end()], held[end.end() :]
-                    verdict = self.judge(clause)
+                    verdict = self.judge(sentence + clause)
                     if verdict is None:
+                        sentence = "" if _SENTENCE_END.search(clause) else sentence + clause
                         yield clause
                 if verdict is not None:
                     break
             if verdict is None and held:
-                verdict = self.judge(held)
+                verdict = self.judge(sentence + held)
                 if verdict is None:
                     yield held
         finally:

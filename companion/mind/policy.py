@@ -30,6 +30,7 @@ Clock = Callable[[], datetime]
 _GUARD_LINES = {
     "claims_human": ("guard_human", "discloses_machine"),
     "medical_advice": ("guard_medical", "defers_to_professional"),
+    "money_legal_advice": ("guard_advice", "defers_to_professional"),
     "promises": ("guard_promise", "no_promise"),
 }
 
