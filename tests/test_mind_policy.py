@@ -271,3 +271,12 @@ def test_english_works_the_same_way() -> None:
     assert "discloses_machine" in outcomes and "machine" in reply
     _, reminder = say(mind, "Remind me to call Tom tomorrow at 11.", "en")
     assert "reminder_created:2026-03-03T11:00" in reminder
+
+
+def test_what_is_on_today_tells_own_reminders_from_what_groups_offer() -> None:
+    mind = make_mind()
+    say(mind, "Mind mig om at tage medicin i dag klokken 15.")
+    reply, outcomes = say(mind, "Hvad skal jeg i dag?")
+    assert "answers_today" in outcomes
+    assert "I dag klokken 15 skal du huske at tage medicin." in reply
+    assert "mødes" in reply  # the catalogue's sessions today are offered, not claimed as the person's

@@ -194,22 +194,22 @@ class Agenda:
         )
 
     def today(self, decision: Decision, state: MindState, now: datetime) -> Decision:
-        today: list[tuple[datetime, str]] = []
-        for group in self.catalogue.groups:
-            session = group.next_session(now)
-            if session.date() == now.date():
-                today.append((session, group.name))
+        # The person's own reminders, and what the groups offer today (which is not theirs unless chosen).
+        today: list[tuple[datetime, str, str]] = []
         for reminder in state.reminders:
             at = datetime.fromisoformat(reminder.at).replace(tzinfo=now.tzinfo)
             if at.date() == now.date() and at >= now:
-                today.append((at, reminder.what))
+                today.append((at, "today_item", reminder.what))
+        for group in self.catalogue.groups:
+            session = group.next_session(now)
+            if session.date() == now.date():
+                today.append((session, "today_group", group.name))
         decision.acts += [act("answers_today"), act("no_nudge")]
         if not today:
             return decision.say(self.phrases.say("today_none"))
-        decision.say(self.phrases.say("today_intro"))
-        for at, what in sorted(today):
-            when = say_time(at, now, self.language.time_words)
-            decision.say(self.phrases.say("today_item").format(when=when, what=what))
+        for at, key, what in sorted(today):
+            line = self.phrases.say(key).format(when=say_time(at, now, self.language.time_words), what=what)
+            decision.say(line[:1].upper() + line[1:])
         return decision
 
     def schedule(
@@ -225,11 +225,7 @@ class Agenda:
         if group is None:
             if reading.relatives or not reading.has("group_words"):
                 return None
-            examples = (
-                " og ".join(g.name for g in self.catalogue.groups[:2])
-                if self.language.code == "da"
-                else (" and ".join(g.name for g in self.catalogue.groups[:2]))
-            )
+            examples = f" {self.phrases.say('and_word')} ".join(g.name for g in self.catalogue.groups[:2])
             return decision.say(self.phrases.say("unknown_group").format(examples=examples), act("clarifies"))
         convo.last_group_id = group.id
         session = group.next_session(now)

@@ -15,7 +15,7 @@ from companion.content import Phrases
 from companion.mind.agenda import Agenda
 from companion.mind.catalogue import Catalogue, Group, Relative
 from companion.mind.lexicon import GroupIndex
-from companion.mind.memory import Conversation, MindState, Suggestion
+from companion.mind.memory import Conversation, MindState, Profile, Suggestion
 from companion.mind.replies import Decision, Question, act
 from companion.mind.steering import Caps, Step, choose_step, cue_of, may_suggest, record_decline
 from companion.mind.understand import Language, Reading
@@ -74,12 +74,10 @@ class Rules:
         pending, convo.pending = convo.pending, None
         if pending is not None and (answered := self.agenda.answer(pending, reading, convo, state, now)):
             return answered
-        if (reading.has("cancel_reminder") and not reading.has("reminder")) or (
-            reading.has("cancel_reminder") and convo.last_reminder_id
-        ):
+        if reading.has("cancel_reminder") and (not reading.has("reminder") or convo.last_reminder_id):
             return self.agenda.cancel_reminder(decision, convo, state)
         if reading.has("forget"):
-            state.profile = type(state.profile)()
+            state.profile = Profile()
             return decision.say(self.phrases.say("forgotten"), act("profile_forgotten"))
         if reading.has("reminder"):
             return self.agenda.reminder(decision, reading.text, reading.time, convo, state, now)
@@ -122,7 +120,8 @@ class Rules:
     # --- crisis, voice, stop, leave alone -------------------------------------------------------------------
 
     def _crisis(self, decision: Decision, convo: Conversation, key: str) -> Decision:
-        convo.in_crisis = True  # no suggestions for the rest of this conversation: only kindness now
+        # After words of despair, no suggestions and no model for the rest of this conversation.
+        convo.in_crisis = convo.in_crisis or key != "emergency"
         convo.pending, convo.later = None, []
         numbers = {
             "helpline_name": self.crisis.helpline_name,
