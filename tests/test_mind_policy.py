@@ -280,3 +280,13 @@ def test_what_is_on_today_tells_own_reminders_from_what_groups_offer() -> None:
     assert "answers_today" in outcomes
     assert "I dag klokken 15 skal du huske at tage medicin." in reply
     assert "mødes" in reply  # the catalogue's sessions today are offered, not claimed as the person's
+
+
+def test_a_group_already_chosen_is_not_offered_again_in_a_later_conversation() -> None:
+    clock = Clock()
+    mind = make_mind(clock=clock)
+    say(mind, "Jeg savner at synge.")
+    say(mind, "Ja, gerne.")  # a reminder for Fællessang on Wednesday
+    clock.now += timedelta(hours=1)
+    _, outcomes = say(mind, "Jeg synger stadig hver dag.")
+    assert "group_suggested:faellessang" not in outcomes

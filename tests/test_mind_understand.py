@@ -27,7 +27,13 @@ def reading(text: str, language: str = "da", now: datetime = MONDAY_MORNING) -> 
 
 @pytest.mark.parametrize(
     "text",
-    ["Jeg har altid elsket romaner.", "Jeg læste meget før i tiden.", "bøgerne står på hylden og venter"],
+    [
+        "Jeg har altid elsket romaner.",
+        "Jeg læste meget før i tiden.",
+        "bøgerne står på hylden og venter",
+        "jeg laeser hver aften",  # a recogniser without æ
+        "Jeg holder meget af poesi.",  # and a word with "oe" that is no "ø"
+    ],
 )
 def test_inflections_and_family_words_meet_the_reading_group(text: str) -> None:
     assert reading(text).interests[0].group.id == "laesegruppe-valby"

@@ -202,8 +202,9 @@ class Match:
     group: Group
     score: int
     family: str
-    strong: bool = True
     """The interest (a family label, or the group's own word) that matched: "læsning", "sang"."""
+    strong: bool = True
+    """More than plain company was said ("kaffe" alone is no interest to act on)."""
 
 
 @dataclass

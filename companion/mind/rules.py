@@ -184,7 +184,8 @@ class Rules:
         cue = cue_of(reading)
         relatives = [*self.catalogue.relatives, *(Relative(n, r) for n, r in state.profile.relatives)]
         preferred = convo.preferred_format or state.profile.preferred_format
-        step = choose_step(reading, self.index, relatives, state.profile.interests, preferred, now)
+        chosen = frozenset(f.group_id for f in state.follow_ups)
+        step = choose_step(reading, self.index, relatives, state.profile.interests, preferred, now, chosen)
         if step is None or not allowed:
             if cue in ("lonely", "missing", "grief", "bored"):
                 decision.say(self.phrases.say(_LEADS[cue]))

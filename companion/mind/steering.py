@@ -8,7 +8,7 @@ the person's preferred format (physical, online, phone) filters the candidates w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -74,9 +74,16 @@ def choose_step(
     interests: Sequence[str],
     preferred_format: str | None,
     now: datetime,
+    chosen: frozenset[str] = frozenset(),
 ) -> Step | None:
-    """The one step to offer for what was just said, or None when it carries no reason to offer one."""
+    """The one step to offer for what was just said, or None when it carries no reason to offer one.
+    Groups in `chosen` (a reminder for them is already set) are not offered again."""
     cue = cue_of(reading)
+    reading = replace(
+        reading,
+        interests=tuple(m for m in reading.interests if m.group.id not in chosen),
+        skills=tuple(m for m in reading.skills if m.group.id not in chosen),
+    )
     # Speaking of a relative, or missing them, is the clearest step there is: that very person.
     if reading.relatives and (
         cue in ("missing", "lonely", "bored", "asked")

@@ -181,7 +181,10 @@ def read(
     text: str, language: Language, index: GroupIndex, relatives: Sequence[Relative], now: datetime
 ) -> Reading:
     lexicon = language.lexicon
-    normalised = lexicon.respelled(normalise(text))
+    plain = normalise(text)
+    respelled = lexicon.respelled(plain)
+    # Both spellings are read: "laeser" becomes "læser", but "poesi" must stay "poesi".
+    normalised = plain if respelled == plain else f"{plain} . {respelled}"
     intents = frozenset(name for name, pattern in language.patterns.items() if pattern.search(normalised))
     recent = normalised[-_MATCHED_CHARS:]
     words = words_of(normalised)
