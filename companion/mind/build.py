@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from companion.content import Phrases, load_phrases, read_toml_file
@@ -93,8 +93,6 @@ def mind_from_settings(
     dialogs = dialogs_dir(settings)
     shipped = load_catalogue(dialogs, language)
     catalogue = Catalogue(shipped.groups, relatives_from_settings(settings.mind.relatives))
-    from datetime import timedelta
-
     return assemble_mind(
         dialogs,
         language,

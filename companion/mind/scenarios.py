@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from companion.content import read_toml_file
 from companion.errors import SettingsError
-from companion.events import ReplyDelta, ReplyDone, Transcript
+from companion.events import Event, ReplyDelta, ReplyDone, Transcript
 from companion.mind.build import assemble_mind
 from companion.mind.catalogue import COPENHAGEN, parse_catalogue
 from companion.mind.memory import Conversation, MemoryStore
@@ -90,7 +90,7 @@ def play_file(path: Path, dialogs: Path, chat_for: ChatFor) -> Iterator[Result]:
         yield play(mind.respond, scenario, language)
 
 
-def play(respond: Any, scenario: Scenario, language: str) -> Result:
+def play(respond: Callable[[Transcript], Iterable[Event]], scenario: Scenario, language: str) -> Result:
     outcomes: frozenset[str] = frozenset()
     reply = ""
     for line in scenario.say:
