@@ -50,8 +50,7 @@ def build_rules(
     dialogs: Path, language: str, phrases: Phrases, catalogue: Catalogue, crisis: CrisisSettings, caps: Caps
 ) -> Rules:
     understood = load_language(dialogs, language)
-    raw = read_toml_file(dialogs / language / "intents.toml")
-    agenda = Agenda(understood, phrases, catalogue, SayBack.from_toml(raw.get("say_back", {})), caps)
+    agenda = Agenda(understood, phrases, catalogue, SayBack.from_toml(understood.say_back), caps)
     return Rules(
         language=understood,
         phrases=phrases,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from companion.content import read_toml_file
 from companion.errors import SettingsError
-from companion.mind.lexicon import normalise
+from companion.mind.lexicon import normalise, whole_words
 
 CHECKS = ("claims_human", "medical_advice", "money_legal_advice", "promises")
 _CLAUSE_END = re.compile(r"[.!?;:,](?=\s)|\n")
@@ -85,7 +85,7 @@ def load_guard(dialogs: Path, languages: Sequence[str], relatives: Sequence[str]
     checks = []
     for reason, patterns in alternatives.items():
         try:
-            pattern = re.compile("|".join(rf"(?:(?<!\w){p}(?!\w))" for p in patterns))
+            pattern = whole_words(patterns)
         except re.error as error:
             raise SettingsError(f"A guard pattern of '{reason}' is not valid: {error}") from error
         checks.append((reason, pattern))

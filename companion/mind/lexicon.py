@@ -39,6 +39,11 @@ def _stem(language: str, word: str) -> str:
     return str(_stemmer(language).stemWord(word))
 
 
+def whole_words(patterns: Iterable[str]) -> re.Pattern[str]:
+    """One regular expression for a list of dialogs/ patterns, each matching whole words only."""
+    return re.compile("|".join(rf"(?:(?<!\w){p}(?!\w))" for p in patterns))
+
+
 def normalise(text: str) -> str:
     """Lower case, apostrophes dropped, sentence ends as " . ", other punctuation as spaces."""
     text = unicodedata.normalize("NFC", text).lower().replace("'", "").replace("’", "")
@@ -76,6 +81,15 @@ class Lexicon:
 
     split: Mapping[str, str] = field(default_factory=dict)
     """Words a recogniser runs together ("mindmig"), and what was said."""
+
+    @cached_property
+    def told_relative(self) -> re.Pattern[str] | None:
+        """ "min datter Lone", "min søn hedder Bo": a relation word followed by a word that may be a name."""
+        relations = "|".join(sorted(map(re.escape, self.relation_words), key=len, reverse=True))
+        if not relations:
+            return None
+        naming = r"(?:hedder\s+|is called\s+|called\s+)?"
+        return re.compile(rf"(?<!\w)(?:min|mit|mine|my)\s+({relations})\s+{naming}([^\W\d_]{{2,}})")
 
     def respelled(self, text: str) -> str:
         for plain, letter in self.respell.items():
@@ -160,7 +174,9 @@ class _Vocabulary:
     direct: frozenset[str] = frozenset()
     """The group's own words, before families were added: what a question about the group must name."""
 
-    def score(self, said: Said, text: str) -> int:
+    def weigh(self, said: Said, text: str) -> tuple[int, bool]:
+        """(score, strong): how much of the group was said, and whether more than plain company was
+        ("kaffe" alone is no interest to act on). Each phrase is searched for once."""
         found = {stem for stem in said.all if stem in self.stems}
         found |= {
             stem
@@ -172,17 +188,13 @@ class _Vocabulary:
         }
         # The group's own words weigh most, its family's words next, words for plain company least.
         score = sum(3 if stem in self.direct else 1 if stem in self.weak else 2 for stem in found)
+        strong = bool((said.all & self.stems) - self.weak)
         for phrase in self.phrases:
             if re.search(rf"\b{re.escape(phrase)}\b", text):
-                score += 1 if phrase in self.weak_phrases else 2
-        return score
-
-    def strong(self, said: Said, text: str) -> bool:
-        """Whether more than plain company was said: "kaffe" alone is no interest to act on."""
-        return bool((said.all & self.stems) - self.weak) or any(
-            phrase not in self.weak_phrases and re.search(rf"\b{re.escape(phrase)}\b", text)
-            for phrase in self.phrases
-        )
+                weak = phrase in self.weak_phrases
+                score += 1 if weak else 2
+                strong = strong or not weak
+        return score, strong
 
 
 @dataclass(frozen=True)
@@ -308,11 +320,11 @@ class GroupIndex:
         said = self.utterance_stems(text)
         matches = []
         for group in self.catalogue.groups:
-            score = vocabularies[group.id].score(said, text)
+            score, strong = vocabularies[group.id].weigh(said, text)
             if score:
                 words = group.skills if skills else group.interests
                 label = self._label(words, set(said.all), group.name, skills=skills)
-                matches.append(Match(group, score, label, vocabularies[group.id].strong(said, text)))
+                matches.append(Match(group, score, label, strong))
         return sorted(matches, key=lambda m: -m.score)
 
     def _label(self, words: tuple[str, ...], stems: set[str], fallback: str, *, skills: bool) -> str:

@@ -81,7 +81,3 @@ class Decision:
         if question.line:
             self.lines.append(question.line)
         return self
-
-    @property
-    def outcomes(self) -> set[str]:
-        return {outcome(a) for a in self.acts}

@@ -19,7 +19,15 @@ from typing import Any
 from companion.content import read_toml_file
 from companion.errors import SettingsError
 from companion.mind.catalogue import Group, Relative
-from companion.mind.lexicon import GroupIndex, Lexicon, Match, load_lexicon, normalise, words_of
+from companion.mind.lexicon import (
+    GroupIndex,
+    Lexicon,
+    Match,
+    load_lexicon,
+    normalise,
+    whole_words,
+    words_of,
+)
 from companion.mind.when import TimeFound, TimeProblem, TimeWords, find_time, load_time_words
 
 INTENTS = (
@@ -72,6 +80,8 @@ class Language:
     patterns: Mapping[str, re.Pattern[str]]
     lexicon: Lexicon
     time_words: TimeWords
+    say_back: Mapping[str, Any]
+    """The [say_back] table of intents.toml: how a reminder is repeated back."""
 
 
 @cache
@@ -87,7 +97,7 @@ def load_language(dialogs: Path, language: str) -> Language:
                 f"{path}: the intent '{name}' has no patterns.", "Add a list under [intents]."
             )
         try:
-            patterns[name] = re.compile("|".join(rf"(?:(?<!\w){p}(?!\w))" for p in alternatives))
+            patterns[name] = whole_words(alternatives)
         except re.error as error:
             raise SettingsError(f"{path}: a pattern of '{name}' is not valid: {error}") from error
     return Language(
@@ -95,6 +105,7 @@ def load_language(dialogs: Path, language: str) -> Language:
         patterns=patterns,
         lexicon=load_lexicon(dialogs, language, raw.get("matching", {})),
         time_words=load_time_words(dialogs, language),
+        say_back=raw.get("say_back", {}),
     )
 
 
@@ -163,13 +174,10 @@ def _relatives_named(text: str, relatives: Sequence[Relative], lexicon: Lexicon)
 def _told_relative(text: str, normalised: str, lexicon: Lexicon) -> Relative | None:
     """ "min datter Lone", "min søn hedder Bo", "my daughter Susan": a relation followed by a name. The
     recogniser writes names with a capital, which is what tells "min datter Lone" from "min datter ringer"."""
-    relations = "|".join(sorted(map(re.escape, lexicon.relation_words), key=len, reverse=True))
-    if not relations:
+    pattern = lexicon.told_relative
+    if pattern is None:
         return None
-    pattern = (
-        rf"(?<!\w)(?:min|mit|mine|my)\s+({relations})\s+(?:hedder\s+|is called\s+|called\s+)?([^\W\d_]{{2,}})"
-    )
-    for found in re.finditer(pattern, normalised):
+    for found in pattern.finditer(normalised):
         name = found.group(2)
         said_as = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE)
         if said_as and said_as.group(0)[:1].isupper() and name not in lexicon.ignore:
