@@ -12,13 +12,16 @@ from pathlib import Path
 from companion.engines import build_engines
 from companion.errors import AudioDeviceError, CompanionError
 from companion.events import AudioChunk, Clause, ReplyDelta, Transcript
-from companion.settings import Settings
+from companion.settings import Settings, data_dir
+from companion.store.database import Database
 from hardware.simulated import TypedTextInput
 from hardware.wav import WavFileSource, WavFolderSink, write_wav
 
 
 def chat_loop(settings: Settings, speak_dir: Path | None = None) -> int:
-    engines = build_engines(settings, hearing=False)
+    # The device's database: a reminder made here is one the device will speak.
+    database = Database(data_dir(settings), settings.reminders.snapshots_kept).open()
+    engines = build_engines(settings, hearing=False, database=database)
     sink = WavFolderSink(speak_dir) if speak_dir else None
     text_input = TypedTextInput()
     try:
@@ -46,6 +49,7 @@ def chat_loop(settings: Settings, speak_dir: Path | None = None) -> int:
             print(flush=True)
     finally:
         engines.close()
+        database.close()
     return 0
 
 

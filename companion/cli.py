@@ -37,7 +37,12 @@ def replies_dir(settings: Settings) -> Path:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from companion.device import DeviceLoop
     from companion.engines import build_engines, limit_malloc_arenas
+    from companion.mind.understand import load_language
     from companion.observers import ConsolePrinter, LightObserver, ObserverHub
+    from companion.reminders.clock import SystemClock
+    from companion.reminders.service import reminder_desk
+    from companion.settings import dialogs_dir
+    from companion.store.database import Database
     from hardware.base import LightPattern
     from hardware.factory import open_hardware
 
@@ -46,11 +51,22 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     )
     log.info("hardware: %s", hardware.description)
     limit_malloc_arenas()
-    engines = build_engines(settings, hearing=hardware.source is not None)
+    database = Database(data_dir(settings), settings.reminders.snapshots_kept).open()
+    engines = build_engines(settings, hearing=hardware.source is not None, database=database)
+    desk = reminder_desk(
+        database,
+        settings.reminders,
+        # A laptop's clock is kept by its own system; a Pi without a clock battery must wait for NTP.
+        SystemClock(trust=settings.reminders.trust_clock or hardware.simulated),
+        engines.phrases,
+        load_language(dialogs_dir(settings), engines.language).time_words,
+        engines.mind.rules.catalogue.group,
+    )
     observers = ObserverHub([LightObserver(hardware.light)])
     if hardware.simulated:
         observers.add(ConsolePrinter())
-    loop = DeviceLoop(settings, hardware, engines, observers)
+    engines.mind.rules.agenda.book.on_change = desk.scheduler.poke  # a reminder made by voice: look now
+    loop = DeviceLoop(settings, hardware, engines, observers, desk)
     try:
         hardware.start()
         try:
@@ -59,6 +75,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             hardware.light.show(LightPattern.ERROR)
             raise
         observers.start()
+        desk.scheduler.start()
         log.info("ready: %s", engines.phrases.say("ready"))
         loop.run()
     except (KeyboardInterrupt, Shutdown):
@@ -67,11 +84,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         # A second Ctrl-C or SIGTERM must not cut the clean-up short and leave a model half-closed.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        desk.scheduler.close()
         loop.close()  # the turn under way ends first: the models must not vanish beneath it
         observers.flush()
         observers.close()
         hardware.close()
         engines.close()
+        database.close()
     return 0
 
 
@@ -143,9 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check audio, GPIO, models and memory, and say how to fix")
     doctor.set_defaults(func=cmd_doctor)
 
+    from companion.catalogue_commands import register as register_catalogue
     from models.commands import register
 
     register(commands)
+    register_catalogue(commands)
     return parser
 
 

@@ -1,9 +1,13 @@
 """The device loop of `companion run`: button and microphone in, turns out.
 
-One thread owns the endpointer and reads a single inbox, into which the button's callbacks and the
-microphone reader put their events in the order they happen. So a button event is stamped with the audio
-time of the microphone blocks before it, turn-taking never reads a clock, and a press while the
-companion speaks reaches the player at once.
+One thread owns the endpointer and reads a single inbox, into which the button's callbacks, the
+microphone reader (or the typed-line reader) and the reminder scheduler put their events in the order they
+happen. So a button event is stamped with the audio time of the microphone blocks before it, turn-taking
+never reads a clock, and a press while the companion speaks reaches the player at once.
+
+Reminders are spoken only between turns: when the scheduler says something is due, the loop waits until
+no turn is being heard or spoken. While a reminder waits for its press, a press acknowledges it (and is
+not the start of a turn).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from dataclasses import dataclass
 
 from companion.engines import Engines
 from companion.errors import CompanionError
@@ -22,14 +27,17 @@ from companion.events import (
     Event,
     ListeningStarted,
     ListenMode,
+    ReminderWaiting,
     StageError,
     Transcript,
     Utterance,
 )
 from companion.observers import ObserverHub
 from companion.pipeline import TurnPlayer
+from companion.reminders.delivery import Announcement, ReminderDesk
 from companion.settings import Settings
 from companion.stages.endpoint import Endpointer
+from companion.stages.tts import reminder_chime
 from hardware.base import AudioSource, LightPattern
 from hardware.factory import Hardware
 
@@ -39,19 +47,43 @@ _POLL_S = 0.25
 """How often an idle loop looks at the stop flag. Not a turn-taking timer: turns run on audio time."""
 
 
+@dataclass(frozen=True)
+class _RemindersDue:
+    """From the scheduler's thread: something may be due, or a reminder's state may have changed."""
+
+
+@dataclass(frozen=True)
+class _TypedLine:
+    text: str
+
+
+_Inbox = Event | _RemindersDue | _TypedLine
+
+
 class DeviceLoop:
     def __init__(
-        self, settings: Settings, hardware: Hardware, engines: Engines, observers: ObserverHub
+        self,
+        settings: Settings,
+        hardware: Hardware,
+        engines: Engines,
+        observers: ObserverHub,
+        desk: ReminderDesk | None = None,
     ) -> None:
         self._settings = settings
         self._hardware = hardware
         self._engines = engines
         self._observers = observers
-        self._inbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[_Inbox] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._player = TurnPlayer(engines.pipeline(), hardware.sink, observers, settings.speech.earcon)
         self._swallow_release = False
         self._microphone_error: CompanionError | None = None
+        self._desk = desk
+        self._reminders_due = desk is not None
+        self._reminder_light = False
+        self._line_done = threading.Event()
+        if desk is not None:
+            desk.scheduler.on_due = lambda: self._inbox.put(_RemindersDue())
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop serving and end a turn under way, so the models can be closed safely afterwards."""
@@ -67,28 +99,32 @@ class DeviceLoop:
         A microphone that fails ends the loop with its AudioDeviceError (after the light shows it).
         """
         self._hardware.light.show(LightPattern.IDLE)
-        if self._hardware.source is None:
-            self._run_typed()
-            return
         self._hardware.button.when_pressed = lambda: self._inbox.put(ButtonDown())
         self._hardware.button.when_released = lambda: self._inbox.put(ButtonUp())
-        reader = threading.Thread(target=self._read_microphone, args=(self._hardware.source,), daemon=True)
+        source = self._hardware.source
+        if source is None:
+            reader = threading.Thread(target=self._read_typed, daemon=True)
+        else:
+            reader = threading.Thread(target=self._read_microphone, args=(source,), daemon=True)
         reader.start()
         self._serve_inbox()
         self._player.wait()
         if self._microphone_error is not None:
             raise self._microphone_error
 
-    def _run_typed(self) -> None:
+    def _read_typed(self) -> None:
+        """Typed lines instead of speech. An empty line is a press of the button (it acknowledges a
+        reminder); each line waits for the reply to it before the prompt comes back."""
         text_input = self._hardware.text_input
         assert text_input is not None, "simulated hardware without a microphone always has typed input"
         while not self._stop.is_set():
             line = text_input.read_line("> ")
             if line is None:
                 break
-            if line.strip():
-                self._player.start_turn(Transcript(line.strip(), self._engines.language))
-                self._player.wait()
+            self._line_done.clear()
+            self._inbox.put(_TypedLine(line.strip()))
+            self._line_done.wait()
+        self._inbox.put(AudioStop())
 
     def _read_microphone(self, source: AudioSource) -> None:
         try:
@@ -110,17 +146,38 @@ class DeviceLoop:
             try:
                 event = self._inbox.get(timeout=_POLL_S)
             except queue.Empty:
+                self._speak_due_reminder(endpointer)
                 continue
             if isinstance(event, AudioStop):
                 for out in endpointer.end_of_stream():
                     self._on_endpoint(out)
                 return
-            if not self._button_for_player(event):
+            if isinstance(event, _RemindersDue):
+                self._reminders_due = True
+            elif isinstance(event, _TypedLine):
+                self._on_typed_line(event.text)
+            elif not self._button_for_player(event):
                 for out in endpointer.process(event):
                     self._on_endpoint(out)
+            self._speak_due_reminder(endpointer)
+
+    def _on_typed_line(self, text: str) -> None:
+        try:
+            if not text:
+                self._acknowledge_reminder()
+            else:
+                self._turn_started()
+                self._player.start_turn(Transcript(text, self._engines.language))
+                self._player.wait()
+        finally:
+            self._line_done.set()
 
     def _button_for_player(self, event: Event) -> bool:
-        """A press while a turn runs interrupts it; that press and its release are not a new turn."""
+        """A press while a turn runs interrupts it, and a press while a reminder waits acknowledges it;
+        such a press and its release are not a new turn."""
+        if isinstance(event, ButtonDown) and self._acknowledge_reminder():
+            self._swallow_release = True
+            return True
         if isinstance(event, ButtonDown) and self._player.busy:
             self._player.interrupt()
             self._swallow_release = True
@@ -130,11 +187,65 @@ class DeviceLoop:
             return True
         return False
 
+    # -- reminders -------------------------------------------------------------------------------------
+
+    def _acknowledge_reminder(self) -> bool:
+        if self._desk is None or not self._desk.waiting():
+            return False
+        if self._player.busy:
+            self._player.interrupt()
+        self._player.wait()
+        self._desk.acknowledge()
+        self._show_reminder_waiting(False)
+        self._player.announce(self._engines.phrases.say("reminder_heard"), b"", lambda _completed: None)
+        return True
+
+    def _speak_due_reminder(self, endpointer: Endpointer) -> None:
+        """Between turns only: the person is neither being heard nor spoken to."""
+        if not self._reminders_due or self._desk is None:
+            return
+        if self._player.busy or endpointer.listening or not self._player.wait(0):
+            return
+        self._reminders_due = False
+        try:
+            announcement = self._desk.next_announcement()
+            if announcement is None:
+                self._show_reminder_waiting(self._desk.waiting())
+                return
+        except CompanionError as error:
+            log.error("could not take a due reminder: %s", error)
+            return
+        self._show_reminder_waiting(True)
+        self._turn_started()
+        rate = self._engines.synthesizer.rate
+        sound = reminder_chime(rate, self._settings.speech.volume)
+        self._player.announce(announcement.text, sound, lambda done: self._reminder_spoken(announcement))
+
+    def _reminder_spoken(self, announcement: Announcement) -> None:
+        """On the player's thread, once the reminder was said (or cut short by the acknowledging press)."""
+        assert self._desk is not None
+        try:
+            self._desk.spoken(announcement)
+        except CompanionError as error:
+            log.error("could not record a spoken reminder: %s", error)
+        self._inbox.put(_RemindersDue())  # the next one, or the light to show whether one still waits
+
+    def _turn_started(self) -> None:
+        # The turn's light replaces the reminder's; look again once it is over.
+        self._reminder_light = False
+        self._reminders_due = self._desk is not None
+
+    def _show_reminder_waiting(self, waiting: bool) -> None:
+        if waiting != self._reminder_light:
+            self._reminder_light = waiting
+            self._observers.publish(ReminderWaiting(waiting))
+
     def _on_endpoint(self, event: Event) -> None:
         self._observers.publish(event)
         if isinstance(event, ListeningStarted) and event.mode is ListenMode.HANDS_FREE and self._engines.vad:
             self._engines.vad.reset()  # the detector's memory of an earlier turn must not end this one
         elif isinstance(event, Utterance):
+            self._turn_started()
             self._player.start_turn(event)
 
     def _speech_probability(self, frame: bytes) -> float:

@@ -127,15 +127,77 @@ def check_gpio(settings: Settings) -> list[Finding]:
     ]
 
 
+def check_database(settings: Settings) -> list[Finding]:
+    """Integrity, the newest snapshot and what happened to the database lately — read only."""
+    import sqlite3
+
+    from companion.store.database import DATABASE_NAME, SNAPSHOT_DIR, check_integrity
+
+    path = data_dir(settings) / DATABASE_NAME
+    if not path.exists():
+        return [Finding(True, f"Database: none yet at {path}; `companion run` creates it")]
+    report = check_integrity(path)
+    findings = [
+        Finding(
+            report.ok,
+            f"Database {path}: {'intact' if report.ok else 'damaged: ' + report.detail}",
+            "" if report.ok else "Restart the companion: it restores the newest good snapshot by itself.",
+        )
+    ]
+    snapshots = sorted((path.parent / SNAPSHOT_DIR).glob("companion-*.db"), reverse=True)
+    newest = snapshots[0].name if snapshots else "none yet (one is made each night)"
+    findings.append(Finding(True, f"Database snapshots: {len(snapshots)}; newest {newest}"))
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = connection.execute(
+                "SELECT at_utc, kind, detail FROM device_events ORDER BY id DESC LIMIT 3"
+            ).fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        rows = []
+    for at, kind, detail in rows:
+        restored = kind.startswith("database_")
+        findings.append(
+            Finding(
+                not restored,
+                f"Event {str(at)[:16]} UTC: {kind} — {detail}",
+                "Reminders made after that snapshot may be lost: ask relatives to check theirs."
+                if restored
+                else "",
+            )
+        )
+    return findings
+
+
+def check_clock(settings: Settings) -> list[Finding]:
+    from companion.reminders.clock import TIMESYNC_FLAG, kernel_clock_synchronised
+    from hardware.factory import has_gpio
+
+    if settings.reminders.trust_clock or TIMESYNC_FLAG.exists() or kernel_clock_synchronised() is not False:
+        return [Finding(True, "Clock: synchronised (reminders fire on time)")]
+    if not has_gpio() and settings.hardware.mode != "gpio":
+        return [Finding(True, "Clock: not synchronised by NTP; simulated mode trusts this machine's clock")]
+    return [
+        Finding(
+            False,
+            "Clock: not synchronised from the network yet, so reminders wait",
+            "Connect the device to the network (NTP), or set [reminders] trust_clock = true if it has a "
+            "clock battery.",
+        )
+    ]
+
+
 def run_doctor(settings: Settings, out: TextIO | None = None, manifest_path: Path | None = None) -> int:
     out = out or sys.stdout
     findings: list[Finding] = []
-    for check in (check_settings, check_audio, check_gpio):
+    for check in (check_settings, check_audio, check_gpio, check_database, check_clock):
         findings += check(settings)
     findings += check_models(settings, manifest_path)
     for finding in findings:
         print(f"{'OK     ' if finding.ok else 'PROBLEM'}  {finding.what}", file=out)
-        if finding.fix:
+        if finding.fix and not finding.ok:
             print(f"         Fix: {finding.fix}", file=out)
     problems = sum(not f.ok for f in findings)
     print(f"\n{problems} problem(s) found." if problems else "\nAll checks passed.", file=out)

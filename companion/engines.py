@@ -24,6 +24,7 @@ from companion.settings import Settings, data_dir, dialogs_dir
 from companion.stages.stt import SttOptions, WhisperTranscriber
 from companion.stages.tts import PiperSynthesizer, TtsOptions
 from companion.stages.vad import SileroVad
+from companion.store.database import Database
 from models import Manifest, ModelEntry, load_manifest, model_path
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,15 @@ def llm_options(settings: Settings, entry: ModelEntry, where: Path) -> LlmOption
     )
 
 
-def build_engines(settings: Settings, *, hearing: bool = True, manifest_path: Path | None = None) -> Engines:
-    """Resolve every model of the settings' profile. `hearing=False` skips the recogniser (typed input)."""
+def build_engines(
+    settings: Settings,
+    *,
+    hearing: bool = True,
+    manifest_path: Path | None = None,
+    database: Database | None = None,
+) -> Engines:
+    """Resolve every model of the settings' profile. `hearing=False` skips the recogniser (typed input).
+    With an open `database` the mind's reminders and catalogue live there; without, in RAM."""
     manifest = load_manifest(manifest_path)
     profile = manifest.profile(settings.general.model_profile)
     language = spoken_language(settings, manifest)
@@ -147,5 +155,5 @@ def build_engines(settings: Settings, *, hearing: bool = True, manifest_path: Pa
         vad=SileroVad() if hearing else None,
         phrases=load_phrases(dialogs, language),
         language=language,
-        mind=mind_from_settings(settings, language, chat, synthesizer),
+        mind=mind_from_settings(settings, language, chat, synthesizer, database),
     )

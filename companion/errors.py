@@ -71,3 +71,15 @@ class MindError(CompanionError):
     """The dialog policy could not keep what it must keep (its memory file)."""
 
     code = "mind"
+
+
+class StoreError(CompanionError):
+    """The database could not be opened, checked, migrated or written."""
+
+    code = "store"
+
+
+class ReminderError(CompanionError):
+    """A reminder was refused; the message says why in words a relative understands."""
+
+    code = "reminder"

@@ -152,6 +152,13 @@ class StageError:
     message: str
 
 
+@dataclass(frozen=True)
+class ReminderWaiting:
+    """A reminder is about to be spoken or waits for its press (True), or none waits any more (False)."""
+
+    waiting: bool
+
+
 Event = (
     AudioStart
     | AudioChunk
@@ -167,4 +174,5 @@ Event = (
     | Interrupt
     | TurnDone
     | StageError
+    | ReminderWaiting
 )

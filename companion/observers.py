@@ -17,6 +17,7 @@ from companion.events import (
     Clause,
     Event,
     ListeningStarted,
+    ReminderWaiting,
     StageError,
     Transcript,
     TurnDone,
@@ -101,6 +102,8 @@ class LightObserver:
             TurnDone: LightPattern.IDLE,
             StageError: LightPattern.ERROR,
         }.get(type(event))
+        if isinstance(event, ReminderWaiting):
+            pattern = LightPattern.REMINDER if event.waiting else LightPattern.IDLE
         if pattern is not None:
             self._light.show(pattern)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from companion.content import Phrases
@@ -98,6 +98,37 @@ class TurnPlayer:
             self._sink.write(self._earcon)
         self._finished.clear()
         threading.Thread(target=self._run, args=(start,), name="turn", daemon=True).start()
+
+    def announce(self, text: str, sound: bytes, on_done: Callable[[bool], None]) -> None:
+        """Speak a fixed text the companion starts on its own (a reminder), after `sound`.
+
+        `on_done(completed)` runs on the worker once the text has been spoken or was interrupted.
+        """
+        self.wait()
+        self._cancelled.clear()
+        self._sink.begin(self._pipeline.synthesizer.rate)
+        self._sink.write(sound)
+        self._finished.clear()
+        threading.Thread(
+            target=self._run_announcement, args=(text, on_done), name="announce", daemon=True
+        ).start()
+
+    def _run_announcement(self, text: str, on_done: Callable[[bool], None]) -> None:
+        completed = False
+        try:
+            completed = self._play(self._pipeline.speak(text))
+        except CompanionError as error:
+            log.error("could not speak a reminder: [%s] %s", error.code, error.message)
+            self._observers.publish(StageError(error.code.split(".")[0], error.code, error.message))
+            self._sink.stop()
+        finally:
+            if completed:
+                self._sink.end()
+            self._observers.publish(TurnDone(interrupted=not completed))
+            try:
+                on_done(completed)
+            finally:
+                self._finished.set()
 
     def interrupt(self) -> None:
         self._observers.publish(Interrupt())  # before the worker can publish its TurnDone

@@ -143,6 +143,33 @@ class MindSettings:
 
 
 @dataclass(frozen=True)
+class ReminderSettings:
+    morning: str = "09:00"
+    """For a group session the person chose: the time on its day when it is first mentioned."""
+    lead_minutes: int = field(default=60, metadata=_range(0, 720))
+    """A chosen group session is mentioned again this long before it starts."""
+    quiet_start: str = "22:00"
+    """From this time reminders wait until quiet_end, unless marked urgent. The same time twice: no quiet
+    hours."""
+    quiet_end: str = "07:00"
+    """When quiet hours end and held reminders are spoken."""
+    repeat_minutes: int = field(default=5, metadata=_range(1, 60))
+    """A reminder nobody acknowledged with the button is said again after this long."""
+    attempts: int = field(default=3, metadata=_range(1, 10))
+    """Times a reminder is said in all; after the last one without a press it counts as missed."""
+    catch_up_minutes: int = field(default=120, metadata=_range(0, 1440))
+    """After the device was off, reminders that fell due this recently are still spoken; older ones are
+    marked missed."""
+    trust_clock: bool = False
+    """True on a device with a battery-backed clock: reminders then fire without waiting for the time to be
+    synchronised from the network. Simulated hardware (a laptop) always trusts its clock."""
+    snapshot_time: str = "03:30"
+    """When the nightly copy of the database is made (kept in <data_dir>/snapshots)."""
+    snapshots_kept: int = field(default=3, metadata=_range(1, 30))
+    """How many nightly copies are kept; a damaged database is restored from the newest good one."""
+
+
+@dataclass(frozen=True)
 class Settings:
     general: GeneralSettings = GeneralSettings()
     hardware: HardwareSettings = HardwareSettings()
@@ -152,6 +179,7 @@ class Settings:
     speech: SpeechSettings = SpeechSettings()
     crisis: CrisisSettings = CrisisSettings()
     mind: MindSettings = MindSettings()
+    reminders: ReminderSettings = ReminderSettings()
     source: str = ""
     """The file these settings came from ('' for the defaults): shown by `companion doctor`."""
 

@@ -24,6 +24,8 @@ class LightPattern(Enum):
     """Quick blinking: it is working out an answer."""
     SPEAKING = "speaking"
     """A smooth pulse while it talks."""
+    REMINDER = "reminder"
+    """A slow, bright blink until the button is pressed: a reminder waits to be acknowledged."""
     ERROR = "error"
     """Three short flashes and a pause, repeated: something needs fixing (see `companion doctor`)."""
 

@@ -46,6 +46,7 @@ FLASH_S = 0.15
 ERROR_STEPS = (1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)
 """ERROR, one value per FLASH_S: three flashes, then the pause (7 × 0.15 s = 1.05 s dark)."""
 PULSE_S = 0.6
+REMINDER_BLINK_S = 0.8
 IDLE_BLIP_S = 0.1
 
 
@@ -131,6 +132,8 @@ class GpioLight:
                 device.pulse(fade_in_time=PULSE_S, fade_out_time=PULSE_S)
             else:
                 device.blink(on_time=PULSE_S, off_time=PULSE_S)
+        elif pattern is LightPattern.REMINDER:
+            device.blink(on_time=REMINDER_BLINK_S, off_time=REMINDER_BLINK_S)
         elif pattern is LightPattern.ERROR:
             device.source_delay = FLASH_S
             device.source = itertools.cycle(ERROR_STEPS)

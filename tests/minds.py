@@ -10,6 +10,7 @@ from companion.mind.catalogue import COPENHAGEN, Catalogue, Relative
 from companion.mind.memory import MemoryStore, StateStore
 from companion.mind.policy import Mind, SmallTalk, VoiceTuning
 from companion.mind.replies import outcome
+from companion.reminders.book import Reminder
 
 DIALOGS = Path(__file__).parent.parent / "dialogs"
 # A Monday morning in March: the shipped catalogues' groups meet later that week.
@@ -40,6 +41,11 @@ def make_mind(
     return assemble_mind(
         DIALOGS, language, catalogue, store or MemoryStore(), clock or Clock(), chat=chat, voice=voice
     )
+
+
+def reminders(mind: Mind) -> list[Reminder]:
+    """The reminders the mind has saved (in its RAM database)."""
+    return mind.rules.agenda.book.all()
 
 
 def say(mind: Mind, text: str, language: str = "da") -> tuple[str, set[str]]:

@@ -14,7 +14,7 @@ import pytest
 from companion.errors import MindError
 from companion.mind.memory import FileStore, MemoryStore, MindState
 
-from minds import Clock, make_mind, say
+from minds import Clock, make_mind, reminders, say
 
 
 class ScriptedChat:
@@ -150,15 +150,15 @@ def test_a_reminder_is_said_back_and_a_no_deletes_it() -> None:
     reply, outcomes = say(mind, "Mind mig om at ringe til Anne i morgen klokken ti.")
     assert reply.startswith("Jeg minder dig om at ringe til Anne i morgen klokken 10.")
     assert "reminder_created:2026-03-03T10:00" in outcomes
-    assert len(mind.state.reminders) == 1
+    assert len(reminders(mind)) == 1
     _, cancelled = say(mind, "Nej, det er forkert.")
-    assert "reminder_cancelled" in cancelled and mind.state.reminders == []
+    assert "reminder_cancelled" in cancelled and reminders(mind) == []
 
 
 def test_a_day_without_an_hour_is_asked_about_and_the_answer_completes_it() -> None:
     mind = make_mind()
     _reply, outcomes = say(mind, "Kan du minde mig om frisøren på torsdag?")
-    assert "clarifies" in outcomes and mind.state.reminders == []
+    assert "clarifies" in outcomes and reminders(mind) == []
     _, done = say(mind, "klokken halv tre")
     assert "reminder_created:2026-03-05T14:30" in done
 
@@ -175,7 +175,7 @@ def test_a_time_that_does_not_exist_gets_a_question_and_nothing_is_stored(text: 
     _, outcomes = say(mind, text)
     assert "clarifies" in outcomes
     assert not any(o.startswith("reminder_created") for o in outcomes)
-    assert mind.state.reminders == []
+    assert reminders(mind) == []
 
 
 def test_the_voice_is_tuned_and_the_choice_kept() -> None:

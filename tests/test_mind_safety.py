@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from companion.mind.memory import FileStore, MemoryStore
+from companion.mind.memory import FileStore
 
-from minds import make_mind, say
+from minds import make_mind, reminders, say
 
 DESPAIR = [
     "Jeg har ikke lyst til at leve mere",
@@ -97,12 +97,12 @@ def test_voice_words_about_other_things_leave_the_voice_alone(text: str) -> None
 
 
 def test_a_reminder_keeps_only_the_matter_not_the_private_talk_after_it() -> None:
-    store = MemoryStore()
+    mind = make_mind()
     say(
-        make_mind(store=store),
+        mind,
         "Kan du minde mig om at ringe til Anne i morgen klokken ti, hun har det skidt med sin depression",
     )
-    assert [r.what for r in store.state.reminders] == ["at ringe til Anne"]
+    assert [r.text for r in reminders(mind)] == ["at ringe til Anne"]
 
 
 def test_yes_and_goodbye_answers_the_question_before_ending() -> None:
@@ -110,7 +110,7 @@ def test_yes_and_goodbye_answers_the_question_before_ending() -> None:
     say(mind, "Mind mig om at ringe til Anne i morgen klokken ti.")
     _, outcomes = say(mind, "Ja tak, farvel")
     assert {"reminder_confirmed", "stop"} <= outcomes
-    assert mind.state.reminders[0].confirmed
+    assert [r.text for r in reminders(mind)] == ["at ringe til Anne"]
 
 
 def test_a_question_about_something_else_is_no_answer_to_what_time() -> None:
@@ -118,7 +118,7 @@ def test_a_question_about_something_else_is_no_answer_to_what_time() -> None:
     say(mind, "Kan du minde mig om frisøren på fredag?")  # "Hvad tid på dagen …?"
     _, outcomes = say(mind, "Hvad skal jeg i dag?")
     assert not any(o.startswith("reminder_created") for o in outcomes)
-    assert mind.state.reminders == []
+    assert reminders(mind) == []
 
 
 def test_loneliness_is_not_met_with_how_lovely() -> None:

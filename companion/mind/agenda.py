@@ -11,13 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rapidfuzz import fuzz
+
 from companion.content import Phrases
-from companion.mind.catalogue import Catalogue, Group
+from companion.errors import ReminderError
+from companion.mind.catalogue import COPENHAGEN, Catalogue, Group
 from companion.mind.memory import Conversation, FollowUp, MindState
 from companion.mind.replies import Decision, Question, act
 from companion.mind.steering import Caps, record_decline
 from companion.mind.understand import Language, Reading
 from companion.mind.when import TimeFound, TimeProblem, find_time, say_time
+from companion.reminders.book import Reminder, ReminderBook
+from companion.reminders.recurrence import wall_text
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,8 @@ class SayBack:
     trigger: re.Pattern[str]
     drop: frozenset[str]
     swap: Mapping[str, str]
+    not_the_matter: frozenset[str]
+    """Words of a request to delete ("slet påmindelsen om …") that say nothing about which reminder."""
 
     @classmethod
     def from_toml(cls, raw: Mapping[str, Any]) -> SayBack:
@@ -34,6 +41,7 @@ class SayBack:
             trigger=re.compile(str(raw.get("trigger", "^")), re.IGNORECASE),
             drop=frozenset(str(w) for w in raw.get("drop", ())),
             swap={str(k): str(v) for k, v in raw.get("swap", {}).items()},
+            not_the_matter=frozenset(str(w) for w in raw.get("not_the_matter", ())),
         )
 
     def subject(self, text: str, start: int, end: int) -> str:
@@ -47,6 +55,13 @@ class SayBack:
 
 
 _SUBJECT_WORDS = 8
+_SAME_WORD = 85
+"""rapidfuzz ratio from which a spoken word names a word of a reminder ("tandlæge" ~ "tandlægen")."""
+
+
+def _wall(at: datetime) -> datetime:
+    """An aware time as the naive Copenhagen wall time reminders are kept in."""
+    return at.astimezone(COPENHAGEN).replace(tzinfo=None) if at.tzinfo else at
 
 
 @dataclass
@@ -56,6 +71,7 @@ class Agenda:
     catalogue: Catalogue
     say_back: SayBack
     caps: Caps
+    book: ReminderBook
 
     def answer(
         self, pending: Question, reading: Reading, convo: Conversation, state: MindState, now: datetime
@@ -87,13 +103,15 @@ class Agenda:
         say = self.phrases.say
         if pending.kind == "confirm_reminder":
             if yes:
-                for reminder in state.reminders:
-                    if reminder.id == pending.reminder_id:
-                        reminder.confirmed = True
                 return decision.say(say("reminder_confirmed"), act("reminder_confirmed"))
-            state.remove_reminder(pending.reminder_id)
+            self.book.delete(pending.reminder_id)
             convo.later = []
             return decision.say(say("reminder_cancelled"), act("reminder_cancelled"))
+        if pending.kind == "confirm_delete":
+            if not yes:
+                return decision.say(say("reminder_kept"), act("reminder_kept"))
+            self.book.delete(pending.reminder_id)
+            return decision.say(say("reminder_cancelled_asked"), act("reminder_cancelled"))
         if pending.kind == "offer_reminder":
             return self._offer_answered(decision, pending, yes, convo, state, now)
         if pending.kind == "remember_relative":
@@ -135,11 +153,13 @@ class Agenda:
             decision.say(say("suggestion_declined"), act("suggestion_declined"), act("no_nudge"))
             return decision.say(say("suggestions_paused") if paused else "")
         assert pending.at is not None
-        reminder = state.add_reminder(pending.at, pending.what, pending.group_id or None)
-        reminder.confirmed = True
+        try:
+            reminder = self.book.create(pending.what, _wall(pending.at), group_id=pending.group_id or None)
+        except ReminderError:
+            return decision.say(say("reminder_refused"), act("clarifies"))
         convo.last_reminder_id = reminder.id
         if pending.group_id:
-            state.follow_ups.append(FollowUp(pending.group_id, reminder.at))
+            state.follow_ups.append(FollowUp(pending.group_id, wall_text(reminder.starts_at)))
         when = say_time(pending.at, now, self.language.time_words)
         if pending.suggestion:
             decision.acts.append(act("suggestion_accepted"))
@@ -171,7 +191,12 @@ class Agenda:
             decision.say(self.phrases.say(key), act("clarifies"), act("no_nudge"))
             decision.question = Question("ask_time", what=what)
             return decision
-        reminder = state.add_reminder(found.at, what)
+        try:
+            reminder = self.book.create(what or self.phrases.say("reminder_bare_what"), _wall(found.at))
+        except ReminderError:
+            decision.say(self.phrases.say("reminder_refused"), act("clarifies"), act("no_nudge"))
+            decision.question = Question("ask_time", what=what)
+            return decision
         convo.last_reminder_id = reminder.id
         when = say_time(found.at, now, self.language.time_words)
         line = "reminder_confirm" if what else "reminder_confirm_bare"
@@ -183,23 +208,48 @@ class Agenda:
         decision.question = Question("confirm_reminder", reminder_id=reminder.id)
         return decision
 
-    def cancel_reminder(self, decision: Decision, convo: Conversation, state: MindState) -> Decision:
-        """ "Slet den igen": the reminder made in this conversation. Older ones are the reminders issue's."""
-        if not any(r.id == convo.last_reminder_id for r in state.reminders):
+    def cancel_reminder(self, decision: Decision, text: str, convo: Conversation, now: datetime) -> Decision:
+        """ "Slet påmindelsen om tandlægen": asked about first. "Slet den igen" (or naming the one just made):
+        deleted at once."""
+        named = self._named_reminder(text, now)
+        if named is not None and named[1].id != convo.last_reminder_id:
+            # An older reminder, perhaps one a relative made: asked about before it goes.
+            at, reminder = named
+            when = say_time(at.replace(tzinfo=COPENHAGEN), now, self.language.time_words)
+            decision.say(
+                self.phrases.say("confirm_delete").format(what=reminder.text, when=when),
+                act("clarifies"),
+                act("no_nudge"),
+            )
+            decision.question = Question("confirm_delete", reminder_id=reminder.id)
+            return decision
+        if not convo.last_reminder_id or self.book.get(convo.last_reminder_id) is None:
             return decision.say(self.phrases.say("nothing_to_cancel"), act("clarifies"), act("no_nudge"))
-        state.remove_reminder(convo.last_reminder_id)
+        self.book.delete(convo.last_reminder_id)
         convo.last_reminder_id, convo.later = 0, []
         return decision.say(
             self.phrases.say("reminder_cancelled_asked"), act("reminder_cancelled"), act("no_nudge")
         )
 
-    def today(self, decision: Decision, state: MindState, now: datetime) -> Decision:
+    def _named_reminder(self, text: str, now: datetime) -> tuple[datetime, Reminder] | None:
+        """The coming reminder whose words the person named, best match first; None if no word names one."""
+        ignore = self.say_back.not_the_matter
+        spoken = [w for w in re.findall(r"\w+", text.lower()) if len(w) >= 3 and w not in ignore]
+        best: tuple[float, datetime, Reminder] | None = None
+        for at, reminder in self.book.upcoming(_wall(now)):
+            words = re.findall(r"\w+", reminder.text.lower())
+            score = max((fuzz.ratio(s, w) for s in spoken for w in words), default=0.0)
+            if score >= _SAME_WORD and (best is None or score > best[0]):
+                best = (score, at, reminder)
+        return (best[1], best[2]) if best is not None else None
+
+    def today(self, decision: Decision, now: datetime) -> Decision:
         # The person's own reminders, and what the groups offer today (which is not theirs unless chosen).
         today: list[tuple[datetime, str, str]] = []
-        for reminder in state.reminders:
-            at = datetime.fromisoformat(reminder.at).replace(tzinfo=now.tzinfo)
-            if at.date() == now.date() and at >= now:
-                today.append((at, "today_item", reminder.what))
+        for wall, reminder in self.book.on_day(_wall(now).date()):
+            at = wall.replace(tzinfo=COPENHAGEN)
+            if at >= now and reminder.group_id is None:
+                today.append((at, "today_item", reminder.text))
         for group in self.catalogue.groups:
             session = group.next_session(now)
             if session.date() == now.date():

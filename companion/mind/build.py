@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from companion.content import Phrases, load_phrases, read_toml_file
@@ -17,7 +17,10 @@ from companion.mind.policy import Clock, Mind, MindOptions, SmallTalk, VoiceTuni
 from companion.mind.rules import Rules
 from companion.mind.steering import Caps
 from companion.mind.understand import load_language
+from companion.reminders.book import ReminderBook
 from companion.settings import CrisisSettings, Settings, data_dir, dialogs_dir
+from companion.store.catalogue import load_catalogue_from_db, seed_catalogue
+from companion.store.database import Database
 
 GUARD_LANGUAGES = ("da", "en")
 
@@ -46,11 +49,29 @@ def relatives_from_settings(entries: Sequence[str]) -> tuple[Relative, ...]:
     return tuple(relatives)
 
 
+def utc_clock(clock: Clock) -> Callable[[], datetime]:
+    """The mind's clock (aware, Copenhagen) as the reminder book's (naive UTC)."""
+    return lambda: clock().astimezone(UTC).replace(tzinfo=None)
+
+
+def ram_reminders(catalogue: Catalogue, language: str, clock: Clock) -> ReminderBook:
+    """A reminder book in a private RAM database with the catalogue in it: scenarios and tests."""
+    database = Database(None).open()
+    seed_catalogue(database.engine, catalogue, language)
+    return ReminderBook(database.engine, utc_clock(clock))
+
+
 def build_rules(
-    dialogs: Path, language: str, phrases: Phrases, catalogue: Catalogue, crisis: CrisisSettings, caps: Caps
+    dialogs: Path,
+    language: str,
+    phrases: Phrases,
+    catalogue: Catalogue,
+    crisis: CrisisSettings,
+    caps: Caps,
+    book: ReminderBook,
 ) -> Rules:
     understood = load_language(dialogs, language)
-    agenda = Agenda(understood, phrases, catalogue, SayBack.from_toml(understood.say_back), caps)
+    agenda = Agenda(understood, phrases, catalogue, SayBack.from_toml(understood.say_back), caps, book)
     return Rules(
         language=understood,
         phrases=phrases,
@@ -74,9 +95,13 @@ def assemble_mind(
     chat: SmallTalk | None = None,
     voice: VoiceTuning | None = None,
     options: MindOptions | None = None,
+    reminders: ReminderBook | None = None,
 ) -> Mind:
     phrases = load_phrases(dialogs, language)
-    rules = build_rules(dialogs, language, phrases, catalogue, crisis or CrisisSettings(), caps or Caps(3, 2))
+    book = reminders or ram_reminders(catalogue, language, clock)
+    rules = build_rules(
+        dialogs, language, phrases, catalogue, crisis or CrisisSettings(), caps or Caps(3, 2), book
+    )
     guard = load_guard(dialogs, GUARD_LANGUAGES, [r.name for r in catalogue.relatives])
     return Mind(rules, store, clock, guard, chat, voice, options or MindOptions())
 
@@ -86,16 +111,24 @@ def mind_from_settings(
     language: str,
     chat: SmallTalk | None,
     voice: VoiceTuning | None,
+    database: Database | None = None,
     clock: Clock = copenhagen_now,
 ) -> Mind:
-    """The device's Mind: the shipped catalogue, relatives from settings, memory in the data directory."""
+    """The device's Mind: the catalogue (shipped, plus imported groups) and reminders from the database,
+    relatives from settings, memory in the data directory. Without a database: RAM only (evaluations)."""
     dialogs = dialogs_dir(settings)
     shipped = load_catalogue(dialogs, language)
-    catalogue = Catalogue(shipped.groups, relatives_from_settings(settings.mind.relatives))
+    relatives = relatives_from_settings(settings.mind.relatives)
+    book: ReminderBook | None = None
+    groups = shipped.groups
+    if database is not None:
+        seed_catalogue(database.engine, shipped, language)
+        groups = load_catalogue_from_db(database.engine, language)
+        book = ReminderBook(database.engine, utc_clock(clock))
     return assemble_mind(
         dialogs,
         language,
-        catalogue,
+        Catalogue(groups, relatives),
         FileStore(data_dir(settings) / "mind.json"),
         clock,
         crisis=settings.crisis,
@@ -103,4 +136,5 @@ def mind_from_settings(
         chat=chat if settings.mind.use_llm else None,
         voice=voice,
         options=MindOptions(conversation_gap=timedelta(minutes=settings.mind.conversation_gap_minutes)),
+        reminders=book,
     )

@@ -1,19 +1,19 @@
 """The group catalogue and the household's relatives: the people the companion can point toward.
 
 The catalogue is content a coordinator keeps (dialogs/<lang>/catalogue.toml, or a scenario file's own
-[[group]] list); the reminders issue moves it into the database with the same fields. Times are local wall
-times in Europe/Copenhagen, recurrences RFC 5545 RRULEs.
+[[group]] list), or the database (companion/store/catalogue.py) with the same fields. Times are local wall
+times in Europe/Copenhagen; recurrences are RFC 5545 lines (a bare RRULE, or RRULE/RDATE/EXDATE lines).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rruleset, rrulestr
 
 from companion.errors import SettingsError
 
@@ -38,6 +38,9 @@ class Group:
     kind: StepKind = "group"
     skills: tuple[str, ...] = ()
     """Words for what a person could contribute there (a repair café wants craftsmen)."""
+    first_day: date | None = None
+    """The day the rule counts from. An every-other-week or COUNT rule needs it; None: counted from
+    yesterday, which suits rules that name their days (every Thursday, the first Wednesday)."""
 
     def next_session(self, now: datetime) -> datetime:
         """The next start at or after `now` (aware, Copenhagen wall time).
@@ -46,12 +49,22 @@ class Group:
         daylight-saving change; only the result is given its zone.
         """
         local_now = now.astimezone(COPENHAGEN).replace(tzinfo=None)
-        first = datetime.combine(local_now.date() - timedelta(days=1), self.start)
-        rule = rrulestr(self.rrule, dtstart=first)
+        first_day = self.first_day or local_now.date() - timedelta(days=1)
+        rule = rules_of(self.rrule, datetime.combine(first_day, self.start))
         found = rule.after(local_now, inc=True)
         if found is None:
             raise SettingsError(f"The group {self.id!r} has no more sessions ({self.rrule}).")
         return found.replace(tzinfo=COPENHAGEN)
+
+
+def rules_of(text: str, first: datetime) -> rruleset:
+    """The sessions of recurrence `text` counted from the wall time `first`.
+
+    A set even for one bare RRULE, so an imported calendar's RDATE and EXDATE lines count too.
+    """
+    rule = rrulestr(text, dtstart=first, forceset=True)
+    assert isinstance(rule, rruleset)
+    return rule
 
 
 @dataclass(frozen=True)
@@ -89,11 +102,16 @@ def parse_group(entry: Mapping[str, Any], where: str) -> Group:
         raise SettingsError(f"{where}: format {group_format!r} is not physical, online or phone.")
     if kind not in ("group", "volunteer"):
         raise SettingsError(f"{where}: kind {kind!r} is not group or volunteer.")
+    raw_first_day = entry.get("first_day")
     try:
         start = time.fromisoformat(_text(entry, "start", where))
-        rrulestr(_text(entry, "rrule", where), dtstart=datetime(2026, 1, 1))
-    except ValueError as error:
-        raise SettingsError(f"{where}: {error}", "Times are HH:MM; rrule as in RFC 5545.") from error
+        # TOML gives an unquoted 2026-01-07 as a date already.
+        first_day = date.fromisoformat(str(raw_first_day)) if raw_first_day is not None else None
+        rules_of(_text(entry, "rrule", where), datetime(2026, 1, 1))
+    except (ValueError, TypeError) as error:
+        raise SettingsError(
+            f"{where}: {error}", "Times are HH:MM, first_day YYYY-MM-DD; rrule as in RFC 5545."
+        ) from error
     return Group(
         id=group_id,
         name=_text(entry, "name", where),
@@ -107,6 +125,7 @@ def parse_group(entry: Mapping[str, Any], where: str) -> Group:
         contact=_text(entry, "contact", where),
         kind=kind,
         skills=_words(entry, "skills"),
+        first_day=first_day,
     )
 
 

@@ -8,8 +8,8 @@
   * the suggestion record — a day and a kind per suggestion and whether it was declined (no words),
     and whether the person asked to be left alone;
   * follow-ups — group sessions the person was reminded of, to ask afterwards how it went;
-  * how the person likes the voice (speed, loudness);
-  * reminders made by voice, until the reminders issue gives them the database.
+  * how the person likes the voice (speed, loudness).
+Reminders, made by voice or by relatives, live in the database (companion.reminders.book).
 """
 
 from __future__ import annotations
@@ -56,16 +56,6 @@ class FollowUp:
 
 
 @dataclass
-class VoiceReminder:
-    id: int
-    at: str
-    """ISO local wall time, Europe/Copenhagen."""
-    what: str
-    group_id: str | None = None
-    confirmed: bool = False
-
-
-@dataclass
 class MindState:
     profile: Profile = field(default_factory=Profile)
     suggestions: list[Suggestion] = field(default_factory=list)
@@ -73,7 +63,6 @@ class MindState:
     follow_ups: list[FollowUp] = field(default_factory=list)
     length_scale_step: int = 0
     volume_step: int = 0
-    reminders: list[VoiceReminder] = field(default_factory=list)
 
     def suggestions_on(self, day: date) -> int:
         return sum(1 for s in self.suggestions if s.day == day.isoformat())
@@ -84,19 +73,6 @@ class MindState:
     def forget_old_suggestions(self, today: date) -> None:
         oldest = (today - _SUGGESTION_MEMORY).isoformat()
         self.suggestions = [s for s in self.suggestions if s.day >= oldest]
-
-    def add_reminder(self, at: datetime, what: str, group_id: str | None = None) -> VoiceReminder:
-        reminder = VoiceReminder(
-            id=max((r.id for r in self.reminders), default=0) + 1,
-            at=at.replace(tzinfo=None).isoformat(timespec="minutes"),
-            what=what,
-            group_id=group_id,
-        )
-        self.reminders.append(reminder)
-        return reminder
-
-    def remove_reminder(self, reminder_id: int) -> None:
-        self.reminders = [r for r in self.reminders if r.id != reminder_id]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1)
@@ -116,7 +92,6 @@ class MindState:
             follow_ups=[FollowUp(**f) for f in raw.get("follow_ups", [])],
             length_scale_step=int(raw.get("length_scale_step", 0)),
             volume_step=int(raw.get("volume_step", 0)),
-            reminders=[VoiceReminder(**r) for r in raw.get("reminders", [])],
         )
 
 

@@ -16,6 +16,7 @@ from companion.events import Act
 
 QuestionKind = Literal[
     "confirm_reminder",
+    "confirm_delete",
     "offer_reminder",
     "ask_time",
     "remember_interest",

@@ -75,14 +75,14 @@ class Rules:
         if pending is not None and (answered := self.agenda.answer(pending, reading, convo, state, now)):
             return answered
         if reading.has("cancel_reminder") and (not reading.has("reminder") or convo.last_reminder_id):
-            return self.agenda.cancel_reminder(decision, convo, state)
+            return self.agenda.cancel_reminder(decision, reading.text, convo, now)
         if reading.has("forget"):
             state.profile = Profile()
             return decision.say(self.phrases.say("forgotten"), act("profile_forgotten"))
         if reading.has("reminder"):
             return self.agenda.reminder(decision, reading.text, reading.time, convo, state, now)
         if reading.has("today"):
-            return self.agenda.today(decision, state, now)
+            return self.agenda.today(decision, now)
         if (
             reading.has("attended_yes", "attended_no")
             and reading.groups_by_name

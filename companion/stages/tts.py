@@ -49,7 +49,16 @@ def earcon(rate: int, volume: float = 1.0) -> bytes:
     Generated, not a file: it plays at the voice's rate so it joins the reply's stream without a device
     reopen, which is what keeps it inside 100 ms.
     """
-    notes = ((880.0, 0.07), (1320.0, 0.08))
+    return _notes(rate, ((880.0, 0.07), (1320.0, 0.08)), volume)
+
+
+def reminder_chime(rate: int, volume: float = 1.0) -> bytes:
+    """Three slower, rising notes (about 1 s) before a reminder: unlike the earcon, so the person knows the
+    companion speaks on its own and is not answering."""
+    return _notes(rate, ((660.0, 0.3), (880.0, 0.3), (1100.0, 0.45)), volume)
+
+
+def _notes(rate: int, notes: tuple[tuple[float, float], ...], volume: float) -> bytes:
     parts = []
     for frequency, seconds in notes:
         t = np.arange(int(rate * seconds)) / rate

@@ -1,0 +1,1 @@
+"""The shared database: schema, migrations, opening and snapshots (SQLite on the device)."""

@@ -1,0 +1,251 @@
+"""Opening the device's database: one SQLite file in the data directory, checked, migrated and snapshotted.
+
+SQLite is run for durability over speed: WAL (the web app reads while the daemon writes) with
+`synchronous=FULL`, so a committed acknowledgement survives a power cut, not only a crash. Every
+transaction is `BEGIN IMMEDIATE`: two processes never both start to write on a stale snapshot and then fail
+with "database is locked" halfway. A damaged file is not patched: the newest snapshot that passes
+`PRAGMA integrity_check` replaces it, and the event is recorded for `companion doctor`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, insert, pool, select
+from sqlalchemy.exc import DatabaseError, OperationalError
+
+from companion.errors import StoreError
+from companion.store.schema import device_events, metadata
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "companion.db"
+SNAPSHOT_DIR = "snapshots"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_S = 10.0
+"""How long a writer waits for the other process's transaction before giving up with a StoreError."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def store_errors(action: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """A database failure (a full disk, a file locked past the busy timeout) becomes a StoreError saying
+    what could not be done — the error every caller (the scheduler's thread, the device loop) handles."""
+
+    def wrap(method: Callable[_P, _R]) -> Callable[_P, _R]:
+        @wraps(method)
+        def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return method(*args, **kwargs)
+            except (OperationalError, DatabaseError) as error:
+                raise StoreError(
+                    f"Could not {action}: {getattr(error, 'orig', error)}.",
+                    "Check that the disk is not full; `companion doctor` checks the database.",
+                ) from error
+
+        return run
+
+    return wrap
+
+
+def utc_now() -> datetime:
+    """Now as a naive UTC datetime: the form every `..._utc` column holds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Our own BEGIN (below) instead of the driver's, which would start transactions lazily and DEFERRED.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlite_engine(path: Path | None) -> Engine:
+    """An engine on the file `path`, or on a private in-memory database when `path` is None."""
+    if path is None:
+        engine = create_engine(
+            "sqlite://", poolclass=pool.StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_S})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    ok: bool
+    detail: str
+
+
+def check_integrity(path: Path) -> IntegrityReport:
+    """`PRAGMA integrity_check` on a file, through the plain driver, before anything writes to it."""
+    try:
+        connection = sqlite3.connect(path, timeout=10)
+    except sqlite3.Error as error:
+        return IntegrityReport(False, str(error))
+    try:
+        rows = connection.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.DatabaseError as error:
+        return IntegrityReport(False, str(error))
+    finally:
+        connection.close()
+    detail = "; ".join(str(row[0]) for row in rows[:5])
+    return IntegrityReport(detail == "ok", detail)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (creating it in an empty database)."""
+    from alembic import command
+    from alembic.config import Config
+
+    # Alembic otherwise logs its plugins and "Context impl SQLiteImpl" at every start.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def record_event(engine: Engine, kind: str, detail: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(insert(device_events).values(at_utc=utc_now(), kind=kind, detail=detail))
+
+
+def recent_events(engine: Engine, limit: int = 5) -> list[tuple[datetime, str, str]]:
+    query = select(device_events).order_by(device_events.c.id.desc()).limit(limit)
+    with engine.connect() as connection:
+        return [(row.at_utc, row.kind, row.detail) for row in connection.execute(query)]
+
+
+class Database:
+    """The data directory's database. `open()` checks, restores if needed and migrates; `close()` releases."""
+
+    def __init__(self, directory: Path | None, snapshots_kept: int = 3) -> None:
+        self.directory = directory
+        self.path = directory / DATABASE_NAME if directory is not None else None
+        self.snapshots_kept = snapshots_kept
+        # Creating an engine connects to nothing; the first connection comes after open()'s checks.
+        self.engine = sqlite_engine(self.path)
+
+    def open(self) -> Database:
+        if self.path is None:
+            with self.engine.begin() as connection:
+                metadata.create_all(connection)  # a private RAM database: the tests' and the scenarios'
+            return self
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"Cannot create the data directory {self.path.parent}: {error.strerror}.",
+                "Check [general] data_dir in the settings.",
+            ) from error
+        restored = self._restore_if_damaged()
+        try:
+            migrate(self.engine)
+        except (OperationalError, DatabaseError) as error:
+            raise StoreError(
+                f"Cannot prepare the database {self.path}: {error.orig}.",
+                "Check that the data directory is writable and the disk is not full.",
+            ) from error
+        if restored:
+            record_event(self.engine, *restored)
+        return self
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self.open()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- snapshots ---------------------------------------------------------------------------------
+
+    @property
+    def snapshot_dir(self) -> Path:
+        assert self.directory is not None
+        return self.directory / SNAPSHOT_DIR
+
+    def snapshots(self) -> list[Path]:
+        """Snapshots, newest first."""
+        if self.directory is None or not self.snapshot_dir.is_dir():
+            return []
+        return sorted(self.snapshot_dir.glob("companion-*.db"), reverse=True)
+
+    def snapshot(self, now_utc: datetime | None = None) -> Path | None:
+        """Write a consistent copy (`VACUUM INTO`) and keep the newest few; None for a RAM database."""
+        if self.directory is None or self.path is None:
+            return None
+        stamp = (now_utc or utc_now()).strftime("%Y%m%dT%H%M%S")
+        self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+        final = self.snapshot_dir / f"companion-{stamp}.db"
+        partial = self.snapshot_dir / f".partial-{stamp}.db"
+        partial.unlink(missing_ok=True)
+        try:
+            # The plain driver: VACUUM cannot run inside the transaction every engine connection begins.
+            source = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            try:
+                source.execute("VACUUM INTO ?", (str(partial),))
+            finally:
+                source.close()
+            report = check_integrity(partial)
+            if not report.ok:
+                raise StoreError(f"The new snapshot {partial} failed its check: {report.detail}.")
+            partial.replace(final)
+        except (sqlite3.Error, OSError) as error:
+            partial.unlink(missing_ok=True)
+            raise StoreError(
+                f"Could not write a snapshot of the database: {error}.",
+                "Check that the disk is not full.",
+            ) from error
+        for old in self.snapshots()[self.snapshots_kept :]:
+            old.unlink(missing_ok=True)
+        log.info("database snapshot written: %s", final)
+        return final
+
+    def _restore_if_damaged(self) -> tuple[str, str] | None:
+        assert self.path is not None
+        if not self.path.exists():
+            return None
+        report = check_integrity(self.path)
+        if report.ok:
+            return None
+        stamp = utc_now().strftime("%Y%m%dT%H%M%S")
+        damaged = self.path.with_name(f"companion-damaged-{stamp}.db")
+        log.error("the database %s is damaged (%s); keeping it as %s", self.path, report.detail, damaged)
+        self.path.replace(damaged)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        for snapshot in self.snapshots():
+            if check_integrity(snapshot).ok:
+                shutil.copyfile(snapshot, self.path)
+                log.warning("the database was restored from the snapshot %s", snapshot.name)
+                return (
+                    "database_restored",
+                    f"damaged ({report.detail}); restored from {snapshot.name}; damaged file kept as "
+                    f"{damaged.name}",
+                )
+        log.error("no good snapshot to restore: starting an empty database")
+        return ("database_replaced", f"damaged ({report.detail}); no good snapshot; kept as {damaged.name}")

@@ -1,0 +1,161 @@
+"""The tables the device daemon, the web app and (later) the hub share, in SQLAlchemy Core.
+
+Portable on purpose (SQLite on the device, PostgreSQL on the hub): no engine-specific types. Two kinds of
+time, never mixed up:
+- *wall times* (`..._at`, text "YYYY-MM-DDTHH:MM"): what a person said or typed, local to
+  Europe/Copenhagen. A weekly reminder at 14:00 stays at 14:00 across daylight-saving changes, so the rule
+  is kept in wall time and only each occurrence is turned into an instant.
+- *instants* (`..._utc`, naive UTC datetimes): when something happened or must happen.
+Changes to these tables go through an Alembic migration in companion/store/migrations/versions.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Stable constraint names, so Alembic migrations can refer to them on every engine.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+WALL_TIME = 16
+"""Length of a wall time: "2026-12-03T14:00"."""
+
+OCCURRENCE_STATES = ("pending", "delivering", "delivered", "acknowledged", "missed")
+ASKERS = ("person", "relative", "coordinator")
+LEADS = ("at", "morning", "before")
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("interests", Text, nullable=False, comment="Words for what the group is about, one per line."),
+    Column("format", String(16), nullable=False),
+    Column("place", String(300), nullable=False),
+    Column(
+        "rrule",
+        Text,
+        nullable=False,
+        comment="RFC 5545 recurrence lines (RRULE, RDATE, EXDATE), expanded in wall time.",
+    ),
+    Column(
+        "first_day",
+        String(10),
+        nullable=True,
+        comment="The date the rule counts from (every other week needs its first week); null: any day.",
+    ),
+    Column("start", String(5), nullable=False),
+    Column("minutes", Integer, nullable=False),
+    Column("contact", String(300), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("skills", Text, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column(
+        "source",
+        String(16),
+        nullable=False,
+        comment="`shipped` (seeded from dialogs/, refreshed when that file changes), `ics` or `coordinator`.",
+    ),
+    Column("retired", Boolean, nullable=False),
+    Column("updated_utc", DateTime, nullable=False),
+    CheckConstraint("format IN ('physical', 'online', 'phone')", name="format"),
+    CheckConstraint("kind IN ('group', 'volunteer')", name="kind"),
+)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("text", String(500), nullable=False),
+    Column("asked_by", String(16), nullable=False),
+    Column(
+        "asked_by_name",
+        String(100),
+        nullable=False,
+        comment="The relative's or coordinator's name as the person knows it (Anne); empty for the person.",
+    ),
+    Column("starts_at", String(WALL_TIME), nullable=False),
+    Column("rrule", Text, nullable=True, comment="Null for a one-off reminder."),
+    Column("group_id", String(64), ForeignKey("groups.id", ondelete="SET NULL"), nullable=True),
+    Column("urgent", Boolean, nullable=False, comment="Urgent reminders are spoken in quiet hours too."),
+    Column("created_utc", DateTime, nullable=False),
+    Column("updated_utc", DateTime, nullable=False),
+    CheckConstraint(f"asked_by IN {ASKERS}", name="asked_by"),
+)
+
+occurrences = Table(
+    "occurrences",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("reminder_id", Integer, ForeignKey("reminders.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "due_at",
+        String(WALL_TIME),
+        nullable=False,
+        comment="The wall time this occurrence is for (for a group reminder: the session's start).",
+    ),
+    Column(
+        "lead",
+        String(16),
+        nullable=False,
+        comment="`at` the due time, or for a group session `morning` of the day or `before` it starts.",
+    ),
+    Column("speak_utc", DateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_attempt_utc", DateTime, nullable=True),
+    Column("updated_utc", DateTime, nullable=False),
+    # One row per occurrence is what makes "never delivered twice" hold across restarts: the row is
+    # claimed before the reminder is spoken, and the autumn's repeated hour has one wall time.
+    UniqueConstraint("reminder_id", "due_at", "lead", name="uq_occurrences_once"),
+    CheckConstraint(f"state IN {OCCURRENCE_STATES}", name="state"),
+    CheckConstraint(f"lead IN {LEADS}", name="lead"),
+)
+Index("ix_occurrences_state", occurrences.c.state)
+
+marks = Table(
+    "marks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column(
+        "value_utc",
+        DateTime,
+        nullable=False,
+        comment="E.g. `scheduler`: everything due up to this instant has been dealt with.",
+    ),
+)
+
+device_events = Table(
+    "device_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at_utc", DateTime, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column(
+        "detail",
+        Text,
+        nullable=False,
+        comment="For `companion doctor` (a database restored from a snapshot …); never the person's words.",
+    ),
+)
