@@ -10,6 +10,7 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
+from companion.content import load_phrases
 from companion.errors import CompanionError, SettingsError
 from companion.mind.build import load_catalogue
 from companion.mind.catalogue import COPENHAGEN, Group
@@ -62,6 +63,12 @@ def _opened(settings: Settings, language: str) -> Database:
     return database
 
 
+def remote_places(settings: Settings, language: str) -> dict[str, str]:
+    """Where an online or a telephone group meets, in the words the device speaks."""
+    phrases = load_phrases(dialogs_dir(settings), language)
+    return {kind: phrases.say(f"remote_place_{kind}") for kind in ("online", "phone")}
+
+
 def _next_session(group: Group, now: datetime) -> str:
     try:
         return group.next_session(now).strftime("%Y-%m-%d %H:%M")
@@ -79,7 +86,12 @@ def import_command(args: argparse.Namespace, settings: Settings) -> int:
     database = _opened(settings, language)
     try:
         imported = import_ics(
-            database.engine, data, language, interests=args.interests, format_=args.group_format
+            database.engine,
+            data,
+            language,
+            remote_places=remote_places(settings, language),
+            interests=args.interests,
+            format_=args.group_format,
         )
     except SettingsError as error:
         # A wrong calendar file is not wrong settings: the CLI's exit 2 and its wording are for those.

@@ -6,8 +6,9 @@ happen. So a button event is stamped with the audio time of the microphone block
 never reads a clock, and a press while the companion speaks reaches the player at once.
 
 Reminders are spoken only between turns: when the scheduler says something is due, the loop waits until
-no turn is being heard or spoken. While a reminder waits for its press, a press acknowledges it (and is
-not the start of a turn).
+no turn is being heard or spoken, and for a pause after the person last spoke (the reminders' clock, not
+the turn-taking). While a reminder waits for its press, a press acknowledges it (and is not the start of a
+turn).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from companion.engines import Engines
 from companion.errors import CompanionError
@@ -81,6 +83,8 @@ class DeviceLoop:
         self._desk = desk
         self._reminders_due = desk is not None
         self._reminder_light = False
+        self._person_talked = False
+        self._talk_ended: datetime | None = None
         self._line_done = threading.Event()
         if desk is not None:
             desk.scheduler.on_due = lambda: self._inbox.put(_RemindersDue())
@@ -166,7 +170,7 @@ class DeviceLoop:
             if not text:
                 self._acknowledge_reminder()
             else:
-                self._turn_started()
+                self._person_turn_started()
                 self._player.start_turn(Transcript(text, self._engines.language))
                 self._player.wait()
         finally:
@@ -206,6 +210,8 @@ class DeviceLoop:
             return
         if self._player.busy or endpointer.listening or not self._player.wait(0):
             return
+        if self._conversation_goes_on():
+            return
         self._reminders_due = False
         try:
             announcement = self._desk.next_announcement()
@@ -230,6 +236,21 @@ class DeviceLoop:
             log.error("could not record a spoken reminder: %s", error)
         self._inbox.put(_RemindersDue())  # the next one, or the light to show whether one still waits
 
+    def _conversation_goes_on(self) -> bool:
+        """Just after the person's turn they may well press again: a reminder then would take that press as
+        its acknowledgement. So it waits for a pause in the conversation."""
+        assert self._desk is not None
+        now = self._desk.scheduler.clock.now()
+        if self._person_talked:
+            self._person_talked, self._talk_ended = False, now
+        pause = timedelta(seconds=self._settings.reminders.pause_after_talk_seconds)
+        # A clock moved back makes the pause look negative: that is no reason to wait.
+        return self._talk_ended is not None and timedelta(0) <= now - self._talk_ended < pause
+
+    def _person_turn_started(self) -> None:
+        self._person_talked = True
+        self._turn_started()
+
     def _turn_started(self) -> None:
         # The turn's light replaces the reminder's; look again once it is over.
         self._reminder_light = False
@@ -245,7 +266,7 @@ class DeviceLoop:
         if isinstance(event, ListeningStarted) and event.mode is ListenMode.HANDS_FREE and self._engines.vad:
             self._engines.vad.reset()  # the detector's memory of an earlier turn must not end this one
         elif isinstance(event, Utterance):
-            self._turn_started()
+            self._person_turn_started()
             self._player.start_turn(event)
 
     def _speech_probability(self, frame: bytes) -> float:

@@ -157,6 +157,9 @@ class ReminderSettings:
     """A reminder nobody acknowledged with the button is said again after this long."""
     attempts: int = field(default=3, metadata=_range(1, 10))
     """Times a reminder is said in all; after the last one without a press it counts as missed."""
+    pause_after_talk_seconds: int = field(default=20, metadata=_range(0, 600))
+    """A due reminder waits this long after the person's last turn, so it does not cut into a conversation
+    (nor take the next press, meant for talking, as its acknowledgement)."""
     catch_up_minutes: int = field(default=120, metadata=_range(0, 1440))
     """After the device was off, reminders that fell due this recently are still spoken; older ones are
     marked missed."""

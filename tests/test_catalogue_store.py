@@ -15,10 +15,11 @@ from icalendar import Calendar, Event
 from sqlalchemy import Engine, func, select, update
 
 from companion import cli
-from companion.catalogue_commands import register
+from companion.catalogue_commands import register, remote_places
 from companion.errors import SettingsError
 from companion.mind.build import load_catalogue
 from companion.mind.catalogue import COPENHAGEN, Catalogue, parse_group
+from companion.settings import Settings
 from companion.store.catalogue import group_id_of, import_ics, load_catalogue_from_db, seed_catalogue
 from companion.store.database import Database
 from companion.store.schema import groups
@@ -27,6 +28,7 @@ from minds import DIALOGS
 
 UTC = ZoneInfo("UTC")
 LONDON = ZoneInfo("Europe/London")
+PLACES = remote_places(Settings(), "da")
 BEFORE_ALL = datetime(2026, 1, 1, tzinfo=COPENHAGEN)
 """The import's `now` in these tests: before every session the test calendars hold."""
 
@@ -124,7 +126,7 @@ def test_seeding_never_overwrites_an_imported_or_a_coordinators_row(engine: Engi
     )
     ours.add("location", "Medborgerhuset")
     seed_catalogue(engine, shipped(), "da")
-    import_ics(engine, ics(ours), "da", now=BEFORE_ALL)
+    import_ics(engine, ics(ours), "da", remote_places=PLACES, now=BEFORE_ALL)
     with engine.begin() as connection:
         connection.execute(
             update(groups).where(groups.c.id == "samtaleven").values(source="coordinator", contact="Jens")
@@ -163,7 +165,7 @@ def test_first_day_anchors_an_every_other_week_rule() -> None:
 
 
 def test_a_weekly_rule_in_utc_keeps_its_copenhagen_wall_time_and_skips_its_exdate(engine: Engine) -> None:
-    (group,) = import_ics(engine, ics(weekly_knitting()), "da", now=BEFORE_ALL)
+    (group,) = import_ics(engine, ics(weekly_knitting()), "da", remote_places=PLACES, now=BEFORE_ALL)
 
     assert group.id == "strik-2026-valby-dk"
     assert (group.start, group.first_day, group.minutes) == (time(14, 0), date(2026, 3, 19), 120)
@@ -185,12 +187,12 @@ def test_an_exdate_from_a_calendar_that_recurs_in_utc_still_cancels_that_day(eng
     knitting = weekly_knitting()
     knitting.pop("EXDATE")
     knitting.add("exdate", [datetime(2026, 4, 2, 13, 0, tzinfo=UTC)])  # 15:00 in Copenhagen
-    (group,) = import_ics(engine, ics(knitting), "da", now=BEFORE_ALL)
+    (group,) = import_ics(engine, ics(knitting), "da", remote_places=PLACES, now=BEFORE_ALL)
     assert group.next_session(at(2026, 3, 27)) == at(2026, 4, 9, 14)
 
 
 def test_an_every_other_week_rule_meets_in_the_right_weeks(engine: Engine) -> None:
-    (walk,) = import_ics(engine, ics(biweekly_walk()), "da", now=BEFORE_ALL)
+    (walk,) = import_ics(engine, ics(biweekly_walk()), "da", remote_places=PLACES, now=BEFORE_ALL)
     assert walk.minutes == 90
     assert walk.next_session(at(2026, 1, 8)) == at(2026, 1, 21, 10)
     assert walk.next_session(at(2026, 1, 22)) == at(2026, 2, 4, 10)
@@ -202,7 +204,7 @@ def test_a_one_off_event_in_another_zone_becomes_one_session(engine: Engine) -> 
     concert = event(
         "koncert", "Forårskoncert", dtstart=datetime(2026, 5, 1, 9, 0, tzinfo=LONDON), location="Kirken"
     )
-    (group,) = import_ics(engine, ics(concert), "da", now=BEFORE_ALL)
+    (group,) = import_ics(engine, ics(concert), "da", remote_places=PLACES, now=BEFORE_ALL)
     assert group.rrule == "RDATE:20260501T100000"
     assert (group.start, group.minutes, group.contact) == (time(10, 0), 60, "Kirken")
     assert group.next_session(at(2026, 4, 1)) == at(2026, 5, 1, 10)
@@ -220,12 +222,14 @@ def test_a_link_as_location_makes_an_online_group_the_device_can_speak_of(engine
         location="https://meet.example.dk/kaffe",
         contact="Lone i Frivillighedshuset",
     )
-    (group,) = import_ics(engine, ics(coffee), "da", interests=["Kaffe", "snak"], now=BEFORE_ALL)
+    (group,) = import_ics(
+        engine, ics(coffee), "da", remote_places=PLACES, interests=["Kaffe", "snak"], now=BEFORE_ALL
+    )
     assert (group.format, group.place) == ("online", "På skærmen, hjemme hos dig selv")
     assert (group.description, group.contact) == ("Kaffe over skærmen.", "Lone i Frivillighedshuset")
     assert group.interests == ("kaffe", "snak")
     assert group.next_session(at(2026, 2, 4)) == at(2026, 2, 6, 10)
-    (phone,) = import_ics(engine, ics(coffee), "da", format_="phone", now=BEFORE_ALL)
+    (phone,) = import_ics(engine, ics(coffee), "da", remote_places=PLACES, format_="phone", now=BEFORE_ALL)
     assert (phone.format, phone.place) == ("phone", "I telefonen, hjemme hos dig selv")
 
 
@@ -235,20 +239,20 @@ def test_a_moved_session_and_a_cancelled_series(engine: Engine) -> None:
         recurrence_id=datetime(2026, 3, 26, 13, 0, tzinfo=UTC),
         dtstart=datetime(2026, 3, 27, 10, 0, tzinfo=COPENHAGEN),
     )
-    (group,) = import_ics(engine, ics(weekly_knitting(), moved), "da", now=BEFORE_ALL)
+    (group,) = import_ics(engine, ics(weekly_knitting(), moved), "da", remote_places=PLACES, now=BEFORE_ALL)
     assert group.next_session(at(2026, 3, 20)) == at(2026, 3, 27, 10)
 
     stopped = weekly_knitting()
     stopped.add("status", "CANCELLED")
-    assert import_ics(engine, ics(stopped), "da", now=BEFORE_ALL) == []
+    assert import_ics(engine, ics(stopped), "da", remote_places=PLACES, now=BEFORE_ALL) == []
     assert load_catalogue_from_db(engine, "da") == ()
 
 
 def test_importing_again_updates_the_same_rows(engine: Engine) -> None:
-    import_ics(engine, ics(weekly_knitting(), biweekly_walk()), "da", now=BEFORE_ALL)
+    import_ics(engine, ics(weekly_knitting(), biweekly_walk()), "da", remote_places=PLACES, now=BEFORE_ALL)
     renamed = weekly_knitting()
     renamed["SUMMARY"] = "Strik og snak"
-    import_ics(engine, ics(renamed), "da", now=BEFORE_ALL)
+    import_ics(engine, ics(renamed), "da", remote_places=PLACES, now=BEFORE_ALL)
 
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(groups)).scalar() == 2
@@ -298,24 +302,30 @@ def test_one_bad_event_refuses_the_whole_file(
     engine: Engine, make_bad: Callable[[], Event], reason: str
 ) -> None:
     seed_catalogue(engine, shipped(), "da")
-    import_ics(engine, ics(biweekly_walk()), "da", now=BEFORE_ALL)
+    import_ics(engine, ics(biweekly_walk()), "da", remote_places=PLACES, now=BEFORE_ALL)
     before = rows(engine)
     renamed_walk = biweekly_walk()
     renamed_walk["SUMMARY"] = "Omdøbt"
 
     with pytest.raises(SettingsError, match=reason):
-        import_ics(engine, ics(weekly_knitting(), renamed_walk, make_bad()), "da", now=BEFORE_ALL)
+        import_ics(
+            engine,
+            ics(weekly_knitting(), renamed_walk, make_bad()),
+            "da",
+            remote_places=PLACES,
+            now=BEFORE_ALL,
+        )
 
     assert rows(engine) == before
 
 
 def test_a_file_that_is_not_a_calendar_is_refused(engine: Engine) -> None:
     with pytest.raises(SettingsError, match="not an iCalendar file"):
-        import_ics(engine, b"BEGIN:VCALENDAR\nthis is not ical", "da")
+        import_ics(engine, b"BEGIN:VCALENDAR\nthis is not ical", "da", remote_places=PLACES)
     with pytest.raises(SettingsError, match="no events"):
-        import_ics(engine, ics(), "da")
+        import_ics(engine, ics(), "da", remote_places=PLACES)
     with pytest.raises(SettingsError, match="format"):
-        import_ics(engine, ics(biweekly_walk()), "da", format_="carrier pigeon")
+        import_ics(engine, ics(biweekly_walk()), "da", remote_places=PLACES, format_="carrier pigeon")
 
 
 # -- the command line --------------------------------------------------------------------------------

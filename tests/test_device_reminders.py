@@ -96,83 +96,100 @@ def engines_on(database: Database, clock: ManualClock, gguf: Path, voice: Path) 
     )
 
 
+class RunningDevice:
+    """The device loop with typed input, a mock GPIO button, the real scheduler and database, on a clock
+    the test moves."""
+
+    def __init__(self, directory: Path, clock: ManualClock, gguf: Path, voice: Path) -> None:
+        self.clock = clock
+        self.database = Database(directory).open()
+        self.engines = engines_on(self.database, clock, gguf, voice)
+        self.ledger = Ledger(self.database.engine)
+        self.scheduler = Scheduler(ReminderBook(self.database.engine, clock.now), self.ledger, clock)
+        desk = ReminderDesk(
+            self.scheduler.book,
+            self.ledger,
+            self.scheduler,
+            self.engines.phrases,
+            load_language(DIALOGS, "en").time_words,
+            self.engines.mind.rules.catalogue.group,
+        )
+        typed_in, typed_out = os.pipe()
+        self.sink = MemorySink()
+        self.hardware = Hardware(
+            button=GpioButton(17, 0),
+            light=ConsoleLight(io.StringIO()),
+            source=None,
+            sink=self.sink,
+            text_input=TypedTextInput(os.fdopen(typed_in, "r"), io.StringIO()),
+            simulated=True,
+            description="test",
+        )
+        self.recorder = Recorder()
+        self.loop = DeviceLoop(Settings(), self.hardware, self.engines, ObserverHub([self.recorder]), desk)
+        self._typing = os.fdopen(typed_out, "w")
+        self._runner = threading.Thread(target=self.loop.run, daemon=True)
+
+    def __enter__(self) -> RunningDevice:
+        self.engines.start()
+        self.hardware.start()
+        self.scheduler.start()
+        self._runner.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._typing.close()  # the end of typed input ends the loop
+        self._runner.join(10)
+        self.scheduler.close()
+        self.hardware.close()
+        self.engines.close()
+        self.database.close()
+        assert not self._runner.is_alive()
+
+    def type_line(self, text: str) -> None:
+        """Say something (typed) and wait for the reply to end."""
+        done = self._turns_done()
+        self._typing.write(text + "\n")
+        self._typing.flush()
+        self.recorder.wait_for(lambda _events: self._turns_done() > done)
+
+    def _turns_done(self) -> int:
+        return sum(isinstance(e, TurnDone) for e in self.recorder.events)
+
+    def reminder_said(self, words: str) -> bool:
+        return any(words in line for line in self.recorder.said())
+
+    def wait_until_spoken(self) -> None:
+        """The player's thread marks a reminder spoken just after its TurnDone."""
+        deadline = time.monotonic() + 10
+        while not self.ledger.in_state("delivered") and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
 def test_a_voice_reminder_is_spoken_on_time_acknowledged_by_the_button_and_survives_a_restart(
     pins: MockFactory, tiny_gguf: Path, tiny_piper_voice: Path, tmp_path: Path
 ) -> None:
     clock = ManualClock(utc("2026-03-02T09:00"))
-    database = Database(tmp_path).open()
-    engines = engines_on(database, clock, tiny_gguf, tiny_piper_voice)
-    engines.start()
-    ledger = Ledger(database.engine)
-    scheduler = Scheduler(ReminderBook(database.engine, clock.now), ledger, clock)
-    desk = ReminderDesk(
-        scheduler.book,
-        ledger,
-        scheduler,
-        engines.phrases,
-        load_language(DIALOGS, "en").time_words,
-        engines.mind.rules.catalogue.group,
-    )
-    typed_in, typed_out = os.pipe()
-    sink = MemorySink()
-    hardware = Hardware(
-        button=GpioButton(17, 0),
-        light=ConsoleLight(io.StringIO()),
-        source=None,
-        sink=sink,
-        text_input=TypedTextInput(os.fdopen(typed_in, "r"), io.StringIO()),
-        simulated=True,
-        description="test",
-    )
-    recorder = Recorder()
-    loop = DeviceLoop(Settings(), hardware, engines, ObserverHub([recorder]), desk)
-    hardware.start()
-    scheduler.start()
-    runner = threading.Thread(target=loop.run, daemon=True)
-    runner.start()
-    typing = os.fdopen(typed_out, "w")
-
-    def type_line(text: str) -> None:
-        done = sum(isinstance(e, TurnDone) for e in recorder.events)
-        typing.write(text + "\n")
-        typing.flush()
-        recorder.wait_for(lambda events: sum(isinstance(e, TurnDone) for e in events) > done)
-
-    try:
-        type_line("Remind me to call Tom today at 10.")
-        type_line("Yes.")
-        assert [r.text for r in scheduler.book.all()] == ["to call Tom"]
+    with RunningDevice(tmp_path, clock, tiny_gguf, tiny_piper_voice) as device:
+        device.type_line("Remind me to call Tom today at 10.")
+        device.type_line("Yes.")
+        assert [r.text for r in device.scheduler.book.all()] == ["to call Tom"]
         clock.set(utc("2026-03-02T09:59"))
         time.sleep(0.3)
-        assert not any("You asked me" in line for line in recorder.said())  # not a minute early
+        assert not device.reminder_said("You asked me")  # not a minute early
 
         clock.set(utc("2026-03-02T10:00"))
-        recorder.wait_for(
-            lambda _: any("You asked me to remind you to call Tom." in s for s in recorder.said())
-        )
-        recorder.wait_for(lambda events: isinstance(events[-1], TurnDone))
-        # Marked spoken by the player's thread just after its TurnDone.
-        deadline = time.monotonic() + 10
-        while not ledger.in_state("delivered") and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert [o.attempts for o in ledger.in_state("delivered")] == [1]
-        assert ReminderWaiting(True) in recorder.events  # the light showed it, and still does
+        device.recorder.wait_for(lambda _: device.reminder_said("You asked me to remind you to call Tom."))
+        device.wait_until_spoken()
+        assert [o.attempts for o in device.ledger.in_state("delivered")] == [1]
+        assert ReminderWaiting(True) in device.recorder.events  # the light showed it, and still does
 
         pins.pin(17).drive_low()  # the mock GPIO button: pressed …
         pins.pin(17).drive_high()  # … and let go
-        recorder.wait_for(lambda _: recorder.said()[-2:] == ["Good.", "Thank you."])
-        assert [o.state for o in ledger.in_state("acknowledged")] == ["acknowledged"]
-        assert recorder.events.count(ReminderWaiting(False)) == 1
-        reminder_streams = [audio for _rate, audio in sink.streams]
-        assert len(reminder_streams) >= 3  # two replies, the reminder (chime + speech), the thanks
-    finally:
-        typing.close()
-        runner.join(10)
-        scheduler.close()
-        hardware.close()
-        engines.close()
-        database.close()
-    assert not runner.is_alive()
+        device.recorder.wait_for(lambda _: device.recorder.said()[-2:] == ["Good.", "Thank you."])
+        assert [o.state for o in device.ledger.in_state("acknowledged")] == ["acknowledged"]
+        assert device.recorder.events.count(ReminderWaiting(False)) == 1
+        assert len(device.sink.streams) >= 4  # two replies, the reminder (chime and words), the thanks
 
     clock.set(utc("2026-03-02T10:30"))
     with Database(tmp_path) as reopened:
@@ -181,3 +198,31 @@ def test_a_voice_reminder_is_spoken_on_time_acknowledged_by_the_button_and_survi
         again.tick()
         assert again.ready() == []
         assert [(o.state, o.attempts) for o in again.ledger.in_state("acknowledged")] == [("acknowledged", 1)]
+
+
+def test_a_due_reminder_waits_for_a_pause_after_the_person_spoke_and_a_relatives_is_attributed(
+    pins: MockFactory, tiny_gguf: Path, tiny_piper_voice: Path, tmp_path: Path
+) -> None:
+    clock = ManualClock(utc("2026-03-02T09:59"))
+    with RunningDevice(tmp_path, clock, tiny_gguf, tiny_piper_voice) as device:
+        device.scheduler.book.create(
+            "water the plants", "2026-03-02T10:00", asked_by="relative", asked_by_name="Anne"
+        )
+        clock.set(utc("2026-03-02T10:00"))
+        device.type_line("Hello, how are you?")  # the person talks just as it falls due
+        time.sleep(0.5)
+        assert not device.reminder_said("Anne asked me")
+        clock.advance(seconds=19)
+        time.sleep(0.5)
+        assert not device.reminder_said("Anne asked me")  # a pressed button now would be for talking
+        clock.advance(seconds=2)
+        device.recorder.wait_for(lambda _: device.reminder_said("Anne asked me to remind you of something:"))
+        device.wait_until_spoken()
+        clock.advance(minutes=5)  # no press: said again
+        device.recorder.wait_for(lambda _: device.reminder_said("I'll say it once more."))
+        pins.pin(17).drive_low()
+        pins.pin(17).drive_high()
+        device.recorder.wait_for(lambda _: device.recorder.said()[-1:] == ["Thank you."])
+    with Database(tmp_path) as reopened:
+        (occurrence,) = Ledger(reopened.engine).in_state("acknowledged")
+        assert occurrence.attempts == 2

@@ -24,11 +24,6 @@ from companion.store.database import utc_now
 from companion.store.schema import groups
 
 FORMATS: tuple[GroupFormat, ...] = ("physical", "online", "phone")
-_REMOTE_PLACES = {
-    "da": {"online": "På skærmen, hjemme hos dig selv", "phone": "I telefonen, hjemme hos dig selv"},
-    "en": {"online": "On the screen, in your own home", "phone": "On the telephone, in your own home"},
-}
-"""What the device says for where a remote group meets: a link read aloud helps no one."""
 _IMPORT_FIX = "Correct the event in the calendar, export it again and import the whole file."
 _DANISH_LETTERS = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa"})
 
@@ -217,7 +212,7 @@ def _contact(event: Event) -> str:
 def _event_group(
     event: Event,
     changes: Sequence[Event],
-    language: str,
+    remote_places: Mapping[str, str],
     interests: Sequence[str],
     format_: GroupFormat | None,
 ) -> Group:
@@ -235,7 +230,7 @@ def _event_group(
     is_link = re.match(r"(https?|zoom|teams|webex)://", location, re.IGNORECASE) is not None
     group_format = format_ or ("online" if is_link else "physical")
     if group_format != "physical" and (is_link or not location):
-        location = _REMOTE_PLACES.get(language, _REMOTE_PLACES["en"])[group_format]
+        location = remote_places.get(group_format, "")  # a link read aloud helps no one
     if not location:
         raise ValueError("it has no LOCATION, so it is not known where the group meets")
     words = [word.strip().lower() for word in [*event.categories, *interests] if word.strip()]
@@ -280,11 +275,15 @@ def import_ics(
     data: bytes,
     language: str,
     *,
+    remote_places: Mapping[str, str],
     interests: Sequence[str] = (),
     format_: str | None = None,
     now: datetime | None = None,
 ) -> list[Group]:
     """Import every event of an iCalendar file as a group (source `ics`), all or nothing.
+
+    `remote_places` says, per format (online, phone), where such a group meets in the device's words
+    (phrases `remote_place_online` / `remote_place_phone` in dialogs/<lang>/phrases.toml).
 
     An event whose STATUS is CANCELLED retires its group. Returns the groups on offer after the import.
     """
@@ -303,7 +302,7 @@ def import_ics(
         changes = [e for e in events if "RECURRENCE-ID" in e and uid is not None and e.get("UID") == uid]
         cancelled = str(event.status).upper() == "CANCELLED"
         try:
-            group = _event_group(event, changes, language, interests, chosen_format)
+            group = _event_group(event, changes, remote_places, interests, chosen_format)
             if not cancelled:
                 group.next_session(now)  # also reads the rule: a rule that cannot be read fails here
         except SettingsError as error:
