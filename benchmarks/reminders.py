@@ -551,7 +551,7 @@ def report(results: dict[str, Any]) -> str:
         f"latency ({FIRE_TARGET_S / max(known['max'], 1e-9):.0f}× under) have room for that many times over.",
         "The cache fill and the reload scale with it, and the reload is what would first break the 1 s: at",
         f"two to three times this machine's slowest reload ({reload_max:.0f} ms), a reminder due in a round",
-        f"that notices a change would be {2 * reload_max / 1000:.1f}–{3 * reload_max / 1000:.1f} s late "
+        f"that notices a change would be {2 * reload_max:.0f}–{3 * reload_max:.0f} ms late "
         "on the Pi. Measure there before relying on it.",
     ]
     return "\n".join(lines) + "\n"
