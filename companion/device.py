@@ -86,6 +86,7 @@ class DeviceLoop:
         self._person_talked = False
         self._talk_ended: datetime | None = None
         self._line_done = threading.Event()
+        self._server: threading.Thread | None = None
         if desk is not None:
             desk.scheduler.on_due = lambda: self._inbox.put(_RemindersDue())
 
@@ -96,6 +97,8 @@ class DeviceLoop:
             self._player.interrupt()
         if not self._player.wait(timeout):
             log.error("a turn did not end within %.0f s of being interrupted", timeout)
+        if self._server is not None:
+            self._server.join(timeout)
 
     def run(self) -> None:
         """Serve turns until stopped, or until a finite source (a WAV file, typed text) runs out.
@@ -107,16 +110,21 @@ class DeviceLoop:
         self._hardware.button.when_released = lambda: self._inbox.put(ButtonUp())
         source = self._hardware.source
         if source is None:
-            reader = threading.Thread(target=self._read_typed, daemon=True)
+            # Typed input is read on this (the main) thread: a daemon thread blocked reading stdin makes
+            # Python abort at exit. The inbox is served on its own thread meanwhile.
+            self._server = threading.Thread(target=self._serve_inbox, name="inbox", daemon=True)
+            self._server.start()
+            self._read_typed(self._server)
+            self._server.join()
         else:
             reader = threading.Thread(target=self._read_microphone, args=(source,), daemon=True)
-        reader.start()
-        self._serve_inbox()
+            reader.start()
+            self._serve_inbox()
         self._player.wait()
         if self._microphone_error is not None:
             raise self._microphone_error
 
-    def _read_typed(self) -> None:
+    def _read_typed(self, server: threading.Thread) -> None:
         """Typed lines instead of speech. An empty line is a press of the button (it acknowledges a
         reminder); each line waits for the reply to it before the prompt comes back."""
         text_input = self._hardware.text_input
@@ -127,7 +135,9 @@ class DeviceLoop:
                 break
             self._line_done.clear()
             self._inbox.put(_TypedLine(line.strip()))
-            self._line_done.wait()
+            while not self._line_done.wait(_POLL_S):
+                if self._stop.is_set() or not server.is_alive():
+                    return
         self._inbox.put(AudioStop())
 
     def _read_microphone(self, source: AudioSource) -> None:

@@ -121,3 +121,9 @@ class ConsolePrinter:
             print(f"companion> {event.text}", file=self._stream, flush=True)
         elif isinstance(event, StageError):
             print(f"companion> [{event.code}] {event.message}", file=self._stream, flush=True)
+        elif isinstance(event, ReminderWaiting) and event.waiting:
+            print(
+                "companion> [a reminder: Enter is the button that acknowledges it]",
+                file=self._stream,
+                flush=True,
+            )
