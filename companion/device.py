@@ -204,12 +204,22 @@ class DeviceLoop:
     # -- reminders -------------------------------------------------------------------------------------
 
     def _acknowledge_reminder(self) -> bool:
-        if self._desk is None or not self._desk.waiting():
+        if self._desk is None:
+            return False
+        try:
+            if not self._desk.waiting():
+                return False
+        except CompanionError as error:
+            # The database is busy or failing: the press is for talking then, not lost in an error.
+            log.error("could not look for a reminder to acknowledge: %s", error)
             return False
         if self._player.busy:
             self._player.interrupt()
         self._player.wait()
-        self._desk.acknowledge()
+        try:
+            self._desk.acknowledge()
+        except CompanionError as error:
+            log.error("could not record the acknowledgement: %s", error)  # it will be said again
         self._show_reminder_waiting(False)
         self._player.announce(self._engines.phrases.say("reminder_heard"), b"", lambda _completed: None)
         return True

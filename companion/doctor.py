@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -157,8 +158,10 @@ def check_database(settings: Settings) -> list[Finding]:
             connection.close()
     except sqlite3.Error:
         rows = []
+    recent = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=7)
     for at, kind, detail in rows:
-        restored = kind.startswith("database_")
+        # A restore is a problem to look into for a week; after that it is history.
+        restored = kind.startswith("database_") and datetime.fromisoformat(str(at)) >= recent
         findings.append(
             Finding(
                 not restored,

@@ -3,18 +3,25 @@ listed for today, found by their words and deleted after a yes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from companion.errors import ReminderError
+from companion.mind.build import assemble_mind, load_catalogue
+from companion.mind.catalogue import Catalogue
+from companion.mind.memory import MemoryStore
 from companion.reminders.book import ReminderBook
 from companion.store.database import Database
 from companion.store.schema import occurrences, reminders
 
 from clocks import utc
-from minds import Clock, make_mind, say
+from minds import MONDAY_MORNING, Clock, make_mind, say
+
+DIALOGS = Path(__file__).parent.parent / "dialogs"
 
 NOW = utc("2026-03-02T09:00")  # a Monday morning, like the minds' clock
 
@@ -42,12 +49,8 @@ def count(book: ReminderBook) -> int:
         ("x" * 5000, "2026-03-03T10:00", None, "5,000 characters"),
         ("medicin", "2026-03-03T10:00", "FREQ=SECONDLY", "far too often"),
         ("medicin", "2026-03-03T10:00", "FREQ=MINUTELY;INTERVAL=30", "far too often"),
-        (
-            "medicin",
-            "2026-03-03T10:00",
-            "FREQ=HOURLY;INTERVAL=1;BYMINUTE=0,30",
-            "more often than once an hour",
-        ),
+        ("medicin", "2026-03-03T10:00", "FREQ=HOURLY;INTERVAL=2", "every hour, also through the night"),
+        ("medicin", "2026-03-03T10:00", "FREQ=DAILY;BYHOUR=8;BYMINUTE=0,30", "more often than once an hour"),
         ("medicin", "2026-03-03T10:00", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "never fires"),
         ("medicin", "2026-03-03T10:00", "FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31", "never fires"),
         ("medicin", "2026-03-03T10:00", "FREQ=DAILY;COUNT=0", "never remind"),
@@ -115,3 +118,35 @@ def test_a_deletion_naming_nothing_known_asks_which_one() -> None:
     mind.rules.agenda.book.create("frisør", datetime(2026, 3, 6, 10, 0))
     _, outcomes = say(mind, "Slet påmindelsen om fodterapeuten.")
     assert "clarifies" in outcomes and len(mind.rules.agenda.book.all()) == 1
+
+
+def test_deleting_by_words_never_takes_the_wrong_reminder() -> None:
+    mind = make_mind()
+    book = mind.rules.agenda.book
+    book.create("at ringe til lægen", datetime(2026, 3, 3, 9, 0))
+    say(mind, "Mind mig om at ringe til Anne i morgen klokken ti.")
+    say(mind, "Ja.")
+    _, outcomes = say(mind, "Slet påmindelsen om frisøren.")
+    assert "clarifies" in outcomes and len(book.all()) == 2  # not the one just made instead
+    reply, _ = say(mind, "Slet påmindelsen om at ringe til lægen.")
+    assert reply.startswith("Skal jeg slette påmindelsen om at ringe til lægen")  # more words in common
+
+
+def test_today_is_only_today_not_tomorrow_at_midnight() -> None:
+    clock = Clock(datetime(2026, 3, 2, 20, 0, tzinfo=MONDAY_MORNING.tzinfo))
+    mind = make_mind(clock=clock)
+    mind.rules.agenda.book.create("tag pillerne", datetime(2026, 3, 3, 0, 0))
+    reply, _ = say(mind, "Hvad skal jeg i dag?")
+    assert "pillerne" not in reply
+
+
+def test_a_course_whose_calendar_has_ended_is_neither_today_nor_suggested() -> None:
+    shipped = load_catalogue(DIALOGS, "da")
+    course = replace(shipped.groups[0], id="kursus", name="IT-kurset", rrule="FREQ=WEEKLY;COUNT=2")
+    course = replace(course, first_day=date(2026, 2, 2))  # two Mondays in February: over by March
+    clock = Clock()
+    mind = assemble_mind(DIALOGS, "da", Catalogue((course, *shipped.groups)), MemoryStore(), clock)
+    _, outcomes = say(mind, "Hvad skal jeg i dag?")
+    assert "answers_today" in outcomes
+    reply, outcomes = say(mind, "Hvornår er IT-kurset?")
+    assert "slut for denne gang" in reply and "answers_schedule:kursus" in outcomes

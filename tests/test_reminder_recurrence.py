@@ -136,3 +136,21 @@ def test_a_morning_session_is_only_mentioned_an_hour_before() -> None:
     rule = expand(None, datetime(2026, 12, 2, 9, 30))
     dues = list(next_dues(rule, 1, datetime(2026, 12, 1), for_group=True, urgent=False, timing=Timing()))
     assert [(d.lead, local(d.speak_utc)) for d in dues] == [("before", datetime(2026, 12, 2, 8, 30))]
+
+
+def test_two_times_that_land_on_the_same_moment_are_spoken_once() -> None:
+    # 02:00 and 03:00 on the night the clocks jump are both 03:00; 23:00 and 05:00 both wait until 07:00.
+    gap_night = expand("FREQ=DAILY;BYHOUR=2,3", datetime(2026, 3, 28, 2, 0))
+    dues = list(islice(next_dues(gap_night, 1, utc_of("2026-03-28T12:00"), False, True, NO_QUIET), 3))
+    assert [local(d.speak_utc) for d in dues] == [
+        datetime(2026, 3, 29, 3, 0),
+        datetime(2026, 3, 30, 2, 0),
+        datetime(2026, 3, 30, 3, 0),
+    ]
+    nights = expand("FREQ=DAILY;BYHOUR=5,23", datetime(2026, 12, 1, 5, 0))
+    held = list(islice(next_dues(nights, 1, utc_of("2026-12-01T12:00"), False, False, Timing()), 2))
+    assert [local(d.speak_utc) for d in held] == [datetime(2026, 12, 2, 7, 0), datetime(2026, 12, 3, 7, 0)]
+
+
+def utc_of(wall: str) -> datetime:
+    return instant(datetime.fromisoformat(wall))

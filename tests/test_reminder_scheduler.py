@@ -13,14 +13,17 @@ import pytest
 
 import companion.store.database as database_module
 from companion.errors import StoreError
+from companion.mind.build import load_catalogue
 from companion.reminders.book import ReminderBook
 from companion.reminders.ledger import Ledger, Occurrence
 from companion.reminders.recurrence import Timing
 from companion.reminders.scheduler import Scheduler, SchedulerOptions
+from companion.store.catalogue import seed_catalogue
 from companion.store.database import Database
 
 from clocks import ManualClock, utc
 
+DIALOGS = Path(__file__).parent.parent / "dialogs"
 NO_QUIET = SchedulerOptions(timing=Timing(quiet_start=time(0, 0), quiet_end=time(0, 0)))
 
 
@@ -287,3 +290,42 @@ def test_a_database_locked_by_the_other_process_is_a_store_error_the_thread_surv
         clock.advance(seconds=30)  # the next round, after the other writer let go
         assert rounds.wait(5)
         desk.scheduler.close()
+
+
+def test_quiet_hours_hold_repeats_and_a_late_catch_up_and_too_late_is_missed(database: Database) -> None:
+    clock = ManualClock(utc("2026-12-03T21:50"))
+    desk = Desk(database, clock, SchedulerOptions())
+    desk.book.create("aftenpiller", "2026-12-03T21:55")
+    for minute in range(5, 15):  # 21:55 said; its repeats at 22:00 and 22:05 fall in quiet hours
+        clock.set(utc("2026-12-03T21:50") + timedelta(minutes=minute))
+        desk.round()
+    assert desk.said == [(1, 1)]
+    clock.set(utc("2026-12-04T00:00"))  # more than two hours without its repeat: of no use any more
+    desk.round()
+    assert desk.states() == ["missed"]
+    clock.set(utc("2026-12-04T07:00"))
+    assert desk.round() == [] and desk.said == [(1, 1)]
+
+
+def test_a_device_switched_on_in_quiet_hours_keeps_the_evenings_reminder_quiet(tmp_path: Path) -> None:
+    clock = ManualClock(utc("2026-12-03T21:00"))
+    with Database(tmp_path) as database:
+        Desk(database, clock, SchedulerOptions()).book.create("luk døren", "2026-12-03T21:45")
+    clock.set(utc("2026-12-03T23:15"))  # power back at 23:15
+    with Database(tmp_path) as database:
+        desk = Desk(database, clock, SchedulerOptions())
+        assert desk.round() == []
+        clock.set(utc("2026-12-03T23:46"))
+        desk.round()
+        assert desk.states() == ["missed"] and desk.said == []
+
+
+def test_a_group_chosen_after_its_lead_time_is_mentioned_once_halfway(database: Database) -> None:
+    clock = ManualClock(utc("2026-12-02T13:20"))
+    desk = Desk(database, clock, SchedulerOptions())
+    seed_catalogue(database.engine, load_catalogue(DIALOGS, "da"), "da")
+    desk.book.create("Læseklubben", "2026-12-02T14:00", group_id="laesegruppe-valby")
+    clock.set(utc("2026-12-02T13:39"))
+    assert desk.round() == []
+    clock.set(utc("2026-12-02T13:40"))
+    assert [(o.lead, o.attempts) for o in desk.round()] == [("before", 1)]

@@ -4,13 +4,17 @@ damaged file replaced by the newest good snapshot — recorded, and shown by `co
 from __future__ import annotations
 
 import io
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import companion.store.database as database_module
 from companion.doctor import check_database
+from companion.errors import StoreError
 from companion.reminders.book import ReminderBook
 from companion.reminders.service import NightlySnapshot
 from companion.settings import Settings
@@ -99,3 +103,37 @@ def test_a_damaged_database_without_a_snapshot_starts_empty_and_says_so(tmp_path
     with Database(tmp_path) as database:
         assert ReminderBook(database.engine).all() == []
         assert recent_events(database.engine)[0][1] == "database_replaced"
+
+
+def test_a_database_only_locked_is_not_mistaken_for_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database_module, "BUSY_TIMEOUT_S", 0.2)
+    with Database(tmp_path) as database:
+        ReminderBook(database.engine, lambda: utc("2026-03-02T09:00")).create("kaffe", "2026-03-03T10:00")
+        database.snapshot()
+    other = sqlite3.connect(tmp_path / "companion.db", isolation_level=None)
+    other.execute("PRAGMA locking_mode=EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")  # another program holds the whole file, readers shut out too
+    other.execute("DELETE FROM device_events")
+    try:
+        with pytest.raises(StoreError, match=r"Could not check the database .*locked"):
+            Database(tmp_path).open()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert not list(tmp_path.glob("companion-damaged-*"))
+    with Database(tmp_path) as database:
+        assert [r.text for r in ReminderBook(database.engine).all()] == ["kaffe"]
+        assert recent_events(database.engine) == []
+
+
+def test_a_reader_never_holds_up_a_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(database_module, "BUSY_TIMEOUT_S", 0.2)
+    with Database(tmp_path) as web, Database(tmp_path) as daemon:
+        now = lambda: utc("2026-03-02T09:00")  # noqa: E731
+        with web.engine.connect() as reading:
+            assert ReminderBook(web.engine, now).all() == []
+            reading.exec_driver_sql("SELECT count(*) FROM reminders").scalar()  # a read transaction is open
+            ReminderBook(daemon.engine, now).create("kaffe", "2026-03-03T10:00")  # and the writer goes on
+        assert [r.text for r in ReminderBook(web.engine).all()] == ["kaffe"]

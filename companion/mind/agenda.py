@@ -34,6 +34,10 @@ class SayBack:
     swap: Mapping[str, str]
     not_the_matter: frozenset[str]
     """Words of a request to delete ("slet påmindelsen om …") that say nothing about which reminder."""
+    vague: frozenset[str]
+    """A matter that is no matter ("mind mig om det"): nothing to repeat back."""
+    matter_after: frozenset[str]
+    """Words after which a request to delete names its reminder ("om", "med")."""
 
     @classmethod
     def from_toml(cls, raw: Mapping[str, Any]) -> SayBack:
@@ -42,6 +46,8 @@ class SayBack:
             drop=frozenset(str(w) for w in raw.get("drop", ())),
             swap={str(k): str(v) for k, v in raw.get("swap", {}).items()},
             not_the_matter=frozenset(str(w) for w in raw.get("not_the_matter", ())),
+            vague=frozenset(str(w) for w in raw.get("vague", ())),
+            matter_after=frozenset(str(w) for w in raw.get("matter_after", ())),
         )
 
     def subject(self, text: str, start: int, end: int) -> str:
@@ -72,6 +78,11 @@ class Agenda:
     say_back: SayBack
     caps: Caps
     book: ReminderBook
+
+    @property
+    def bare_text(self) -> str:
+        """What a reminder with no matter ("giv mig besked klokken tre") is saved as: the book wants text."""
+        return self.phrases.say("reminder_bare_what")
 
     def answer(
         self, pending: Question, reading: Reading, convo: Conversation, state: MindState, now: datetime
@@ -131,9 +142,15 @@ class Agenda:
         state.follow_ups = [f for f in state.follow_ups if f.group_id != pending.group_id]
         if yes:
             return decision.say(say("attended_yes"), act("attended", "yes"))
-        group = self.catalogue.group(pending.group_id)
-        when = say_time(group.next_session(now), now, self.language.time_words) if group else ""
-        return decision.say(say("attended_no").format(when=when), act("attended", "no"))
+        return decision.say(self._next_chance(pending.group_id, now), act("attended", "no"))
+
+    def _next_chance(self, group_id: str, now: datetime) -> str:
+        """ "Det gør ikke noget" — with the next session, when the group still meets."""
+        group = self.catalogue.group(group_id)
+        session = group.upcoming(now) if group is not None else None
+        if session is None:
+            return self.phrases.say("attended_no_ended")
+        return self.phrases.say("attended_no").format(when=say_time(session, now, self.language.time_words))
 
     def _offer_answered(
         self,
@@ -156,7 +173,7 @@ class Agenda:
         try:
             reminder = self.book.create(pending.what, _wall(pending.at), group_id=pending.group_id or None)
         except ReminderError:
-            return decision.say(say("reminder_refused"), act("clarifies"))
+            return decision.say(say("reminder_offer_refused"), act("reminder_refused"))
         convo.last_reminder_id = reminder.id
         if pending.group_id:
             state.follow_ups.append(FollowUp(pending.group_id, wall_text(reminder.starts_at)))
@@ -182,6 +199,8 @@ class Agenda:
         if what is None:
             start, end = (found.start, found.end) if found is not None else (0, 0)
             what = self.say_back.subject(text, start, end)
+            if what.lower() in self.say_back.vague:
+                what = ""  # "mind mig om det klokken tre": there is no matter to repeat back
         if isinstance(found, TimeFound) and not found.hour_said and not answering:
             decision.say(self.phrases.say("ask_what_time"), act("clarifies"), act("no_nudge"))
             decision.question = Question("ask_time", what=what, day_words=text[found.start : found.end])
@@ -192,7 +211,7 @@ class Agenda:
             decision.question = Question("ask_time", what=what)
             return decision
         try:
-            reminder = self.book.create(what or self.phrases.say("reminder_bare_what"), _wall(found.at))
+            reminder = self.book.create(what or self.bare_text, _wall(found.at))
         except ReminderError:
             decision.say(self.phrases.say("reminder_refused"), act("clarifies"), act("no_nudge"))
             decision.question = Question("ask_time", what=what)
@@ -211,7 +230,10 @@ class Agenda:
     def cancel_reminder(self, decision: Decision, text: str, convo: Conversation, now: datetime) -> Decision:
         """ "Slet påmindelsen om tandlægen": asked about first. "Slet den igen" (or naming the one just made):
         deleted at once."""
-        named = self._named_reminder(text, now)
+        named, said_which = self._named_reminder(text, now)
+        if named is None and said_which:
+            # "Slet påmindelsen om frisøren" with no such reminder: never the one just made instead.
+            return decision.say(self.phrases.say("no_such_reminder"), act("clarifies"), act("no_nudge"))
         if named is not None and named[1].id != convo.last_reminder_id:
             # An older reminder, perhaps one a relative made: asked about before it goes.
             at, reminder = named
@@ -231,17 +253,23 @@ class Agenda:
             self.phrases.say("reminder_cancelled_asked"), act("reminder_cancelled"), act("no_nudge")
         )
 
-    def _named_reminder(self, text: str, now: datetime) -> tuple[datetime, Reminder] | None:
-        """The coming reminder whose words the person named, best match first; None if no word names one."""
+    def _named_reminder(self, text: str, now: datetime) -> tuple[tuple[datetime, Reminder] | None, bool]:
+        """The coming reminder the person named, and whether they named one at all ("slet den igen" does
+        not). The most words in common wins, then the closest spelling, then the soonest."""
         ignore = self.say_back.not_the_matter
-        spoken = [w for w in re.findall(r"\w+", text.lower()) if len(w) >= 3 and w not in ignore]
-        best: tuple[float, datetime, Reminder] | None = None
+        words = re.findall(r"\w+", text.lower())
+        # The matter follows "om"/"med" ("slet påmindelsen om tandlægen"); "drop den, hun har aflyst"
+        # names none, however many other words it has.
+        marker = next((i for i, w in enumerate(words) if w in self.say_back.matter_after), len(words))
+        spoken = [w for w in words[marker + 1 :] if len(w) >= 3 and w not in ignore]
+        best: tuple[int, float, datetime, Reminder] | None = None
         for at, reminder in self.book.upcoming(_wall(now)):
             words = re.findall(r"\w+", reminder.text.lower())
-            score = max((fuzz.ratio(s, w) for s in spoken for w in words), default=0.0)
-            if score >= _SAME_WORD and (best is None or score > best[0]):
-                best = (score, at, reminder)
-        return (best[1], best[2]) if best is not None else None
+            closest = [max((fuzz.ratio(s, w) for w in words), default=0.0) for s in spoken]
+            matched = [score for score in closest if score >= _SAME_WORD]
+            if matched and (best is None or (len(matched), sum(matched)) > (best[0], best[1])):
+                best = (len(matched), sum(matched), at, reminder)
+        return ((best[2], best[3]) if best is not None else None), bool(spoken)
 
     def today(self, decision: Decision, now: datetime) -> Decision:
         # The person's own reminders, and what the groups offer today (which is not theirs unless chosen).
@@ -249,10 +277,11 @@ class Agenda:
         for wall, reminder in self.book.on_day(_wall(now).date()):
             at = wall.replace(tzinfo=COPENHAGEN)
             if at >= now and reminder.group_id is None:
-                today.append((at, "today_item", reminder.text))
+                bare = reminder.text == self.bare_text
+                today.append((at, "today_item_bare" if bare else "today_item", reminder.text))
         for group in self.catalogue.groups:
-            session = group.next_session(now)
-            if session.date() == now.date():
+            session = group.upcoming(now)
+            if session is not None and session.date() == now.date():
                 today.append((session, "today_group", group.name))
         decision.acts += [act("answers_today"), act("no_nudge")]
         if not today:
@@ -278,7 +307,11 @@ class Agenda:
             examples = f" {self.phrases.say('and_word')} ".join(g.name for g in self.catalogue.groups[:2])
             return decision.say(self.phrases.say("unknown_group").format(examples=examples), act("clarifies"))
         convo.last_group_id = group.id
-        session = group.next_session(now)
+        session = group.upcoming(now)
+        if session is None:
+            return decision.say(
+                self.phrases.say("group_ended").format(name=group.name), act("answers_schedule", group.id)
+            )
         when = say_time(session, now, self.language.time_words)
         key = "schedule" if group.format == "physical" else "schedule_remote"
         place = group.place if group.format == "physical" else group.place[:1].lower() + group.place[1:]
@@ -304,6 +337,5 @@ class Agenda:
         state.follow_ups = [f for f in state.follow_ups if f.group_id != group.id]
         decision.acts.append(act("no_nudge"))
         if reading.has("attended_no"):
-            when = say_time(group.next_session(now), now, self.language.time_words)
-            return decision.say(self.phrases.say("attended_no").format(when=when), act("attended", "no"))
+            return decision.say(self._next_chance(group.id, now), act("attended", "no"))
         return decision.say(self.phrases.say("attended_yes"), act("attended", "yes"))

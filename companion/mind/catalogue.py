@@ -42,8 +42,15 @@ class Group:
     """The day the rule counts from. An every-other-week or COUNT rule needs it; None: counted from
     yesterday, which suits rules that name their days (every Thursday, the first Wednesday)."""
 
+    def upcoming(self, now: datetime) -> datetime | None:
+        """The next session, or None once a course's calendar has ended (an imported COUNT or UNTIL)."""
+        try:
+            return self.next_session(now)
+        except SettingsError:
+            return None
+
     def next_session(self, now: datetime) -> datetime:
-        """The next start at or after `now` (aware, Copenhagen wall time).
+        """The next start at or after `now` (aware, Copenhagen wall time); SettingsError if none is left.
 
         The rule is expanded in naive wall time, because a weekly group meets at 14:00 on both sides of a
         daylight-saving change; only the result is given its zone.

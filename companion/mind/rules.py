@@ -249,7 +249,7 @@ class Rules:
             return
         group = step.group
         convo.last_group_id = group.id
-        session = group.next_session(now)
+        session = group.next_session(now)  # choose_step offers only groups that still meet
         fields = {
             "name": group.name,
             "when": say_time(session, now, self.language.time_words),

@@ -62,9 +62,11 @@ def _by_format(matches: Sequence[Match], preferred: str | None) -> list[Match]:
 
 def _soonest(matches: Sequence[Match], now: datetime) -> Match | None:
     """Best score first; among equals the group that meets soonest (the easiest first step)."""
-    if not matches:
+    sessions = {m.group.id: m.group.upcoming(now) for m in matches}
+    running = [m for m in matches if sessions[m.group.id] is not None]  # a course that has ended: no step
+    if not running:
         return None
-    return min(matches, key=lambda m: (-m.score, m.group.next_session(now)))
+    return min(running, key=lambda m: (-m.score, sessions[m.group.id]))
 
 
 def choose_step(

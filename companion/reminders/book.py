@@ -26,7 +26,7 @@ from companion.reminders.recurrence import (
     parse_wall,
     wall_text,
 )
-from companion.store.database import store_errors, utc_now
+from companion.store.database import store_errors, utc_now, writing
 from companion.store.schema import groups, occurrences, reminders
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,10 @@ class Reminder:
     def walls_on(self, day: date) -> list[datetime]:
         """This reminder's wall times on one day."""
         first = datetime.combine(day, datetime.min.time())
-        return list(expand(self.rrule, self.starts_at).between(first, first + timedelta(days=1), inc=True))
+        following = first + timedelta(days=1)  # midnight belongs to the next day
+        return [
+            w for w in expand(self.rrule, self.starts_at).between(first, following, inc=True) if w < following
+        ]
 
 
 class ReminderBook:
@@ -102,7 +105,7 @@ class ReminderBook:
             "created_utc": now,
             "updated_utc": now,
         }
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             if (
                 group_id is not None
                 and connection.scalar(select(groups.c.id).where(groups.c.id == group_id)) is None
@@ -167,7 +170,7 @@ class ReminderBook:
     @store_errors("delete the reminder")
     def delete(self, reminder_id: int) -> bool:
         """Delete a reminder and its occurrences (their history goes with it)."""
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             count = connection.execute(delete(reminders).where(reminders.c.id == reminder_id)).rowcount
         if count and self.on_change is not None:
             self.on_change()

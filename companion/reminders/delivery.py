@@ -78,15 +78,26 @@ class ReminderDesk:
         say = self.phrases.say
         lines = [say("reminder_again")] if occurrence.attempts > 1 else []
         group = self._group(reminder.group_id) if reminder.group_id else None
+        someone = reminder.asked_by_name if reminder.asked_by != "person" else ""
         if group is not None:
-            now = now_utc.replace(tzinfo=UTC).astimezone(COPENHAGEN)
-            session = occurrence.due_at.replace(tzinfo=COPENHAGEN)
-            when = say_time(session, now, self.time_words)
-            line = say("reminder_group").format(when=when, name=group.name, place=group.place)
-            lines.append(line[:1].upper() + line[1:])
-        elif reminder.asked_by == "person":
+            if someone:
+                lines.append(say("reminder_group_from").format(name=someone))
+            lines.append(self._group_line(group, occurrence, now_utc))
+        elif someone:
+            lines.append(say("reminder_from_someone").format(name=someone, what=reminder.text))
+        elif reminder.text == say("reminder_bare_what"):
+            lines.append(say("reminder_from_you_bare"))  # "giv mig besked klokken tre"
+        else:
             lines.append(say("reminder_from_you").format(what=reminder.text))
-        elif reminder.asked_by_name:
-            lines.append(say("reminder_from_someone").format(name=reminder.asked_by_name, what=reminder.text))
         lines.append(say("reminder_press"))
         return " ".join(line for line in lines if line)
+
+    def _group_line(self, group: Group, occurrence: Occurrence, now_utc: datetime) -> str:
+        now = now_utc.replace(tzinfo=UTC).astimezone(COPENHAGEN)
+        when = say_time(occurrence.due_at.replace(tzinfo=COPENHAGEN), now, self.time_words)
+        if group.format == "physical":
+            line = self.phrases.say("reminder_group").format(when=when, name=group.name, place=group.place)
+        else:  # "På skærmen, hjemme hos dig selv" reads as "Det foregår på skærmen, …"
+            place = group.place[:1].lower() + group.place[1:]
+            line = self.phrases.say("reminder_group_remote").format(when=when, name=group.name, place=place)
+        return line[:1].upper() + line[1:]

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, insert, select, tuple_, update
 
 from companion.reminders.recurrence import Due, parse_wall, wall_text
-from companion.store.database import store_errors
+from companion.store.database import store_errors, writing
 from companion.store.schema import marks, occurrences
 
 SCHEDULER_MARK = "scheduler"
@@ -67,7 +67,7 @@ class Ledger:
         """New occurrences (to speak, or missed while the device was off) and the new mark, together."""
         wanted = [(due, "pending") for due in to_speak] + [(due, "missed") for due in missed]
         keys = [(d.reminder_id, wall_text(d.due_at), d.lead) for d, _state in wanted]
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             existing = set()
             if keys:
                 key_columns = tuple_(occurrences.c.reminder_id, occurrences.c.due_at, occurrences.c.lead)
@@ -118,7 +118,7 @@ class Ledger:
         if not ids:
             return []
         condition = and_(occurrences.c.id.in_(ids), occurrences.c.state.in_(from_states))
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             moved = [row.id for row in connection.execute(select(occurrences.c.id).where(condition))]
             if moved:
                 connection.execute(
@@ -141,7 +141,7 @@ class Ledger:
             occurrences.c.state.in_(("pending", "delivered")),
             occurrences.c.attempts == occurrence.attempts,
         )
-        with self.engine.begin() as connection:
+        with writing(self.engine) as connection:
             changed = connection.execute(
                 update(occurrences)
                 .where(condition)

@@ -26,7 +26,7 @@ MIN_GAP = timedelta(hours=1)
 """Rules that would speak more often than this are refused: a companion that nags is switched off."""
 
 Lead = Literal["at", "morning", "before"]
-_ALLOWED_FREQ = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")
+_ALLOWED_FREQ = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY")
 _ALLOWED_PARTS = (
     "FREQ",
     "INTERVAL",
@@ -106,7 +106,16 @@ def check_rule_text(text: str) -> None:
         )
     freq = parts.get("FREQ")
     if freq in ("MINUTELY", "SECONDLY"):
-        raise ReminderError("The rule would remind every minute or second: far too often.", "At most hourly.")
+        raise ReminderError(
+            "The rule would remind every minute or second: far too often.",
+            "For several times a day use FREQ=DAILY with BYHOUR, e.g. FREQ=DAILY;BYHOUR=8,20.",
+        )
+    if freq == "HOURLY":
+        # Every hour through the night would pile up at the end of quiet hours, all at once.
+        raise ReminderError(
+            "The rule would remind every hour, also through the night.",
+            "For several times a day use FREQ=DAILY with BYHOUR, e.g. FREQ=DAILY;BYHOUR=8,14,20.",
+        )
     if freq not in _ALLOWED_FREQ:
         raise ReminderError(f"The rule's FREQ must be one of {', '.join(_ALLOWED_FREQ)} (got {freq}).")
     if parts.get("COUNT") == "0":
@@ -163,6 +172,9 @@ class Timing:
     quiet_start: time = time(22, 0)
     quiet_end: time = time(7, 0)
 
+    def quiet_at(self, wall: datetime) -> bool:
+        return self.out_of_quiet(wall) != wall
+
     def out_of_quiet(self, wall: datetime) -> datetime:
         """The first wall time at or after `wall` outside quiet hours."""
         start, end = self.quiet_start, self.quiet_end
@@ -188,15 +200,29 @@ class Due:
     speak_utc: datetime
 
 
+LATE_NOTICE = timedelta(minutes=20)
+"""A group session chosen later than its lead time is still mentioned once, halfway to its start, if there
+are at least this many minutes left."""
+
+
 def speaking_times(
-    reminder_id: int, wall: datetime, for_group: bool, urgent: bool, timing: Timing
+    reminder_id: int,
+    wall: datetime,
+    for_group: bool,
+    urgent: bool,
+    timing: Timing,
+    made_utc: datetime | None = None,
 ) -> list[Due]:
     """The moments one occurrence is spoken: at its time, or for a group session the morning of the day
     (when that is before the lead) and the lead before it; quiet hours hold all but urgent ones."""
     if not for_group:
         moments: list[tuple[Lead, datetime]] = [("at", instant(wall))]
     else:
-        before = instant(wall) - timing.lead
+        starts = instant(wall)
+        before = starts - timing.lead
+        if made_utc is not None and before <= made_utc <= starts - LATE_NOTICE:
+            # "Ja, mind mig om det" forty minutes before: a promise the lead time alone would not keep.
+            before = (made_utc + (starts - made_utc) / 2).replace(second=0, microsecond=0)
         moments = [("before", before)]
         morning = instant(datetime.combine(wall.date(), timing.morning))
         if morning < before:
@@ -216,21 +242,29 @@ def next_dues(
     for_group: bool,
     urgent: bool,
     timing: Timing,
+    made_utc: datetime | None = None,
 ) -> Iterator[Due]:
     """The reminder's speaking moments after `after_utc`, in order, lazily.
 
     The rule is searched from a day before (a morning-of or quiet-hours shift moves a moment by hours, not
-    days), and moments are yielded once no earlier one can follow.
+    days), and moments are yielded once no earlier one can follow. Two occurrences that would be spoken at
+    the same moment (02:00 and 03:00 on the night the clocks jump, or two night-time ones held until
+    morning) are spoken once.
     """
     search_from = local(after_utc) - timedelta(days=1) - timing.lead
     waiting: list[Due] = []
+    said: tuple[str, datetime] | None = None
     for wall in rule.xafter(search_from, inc=True):
-        dues = [
-            d for d in speaking_times(reminder_id, wall, for_group, urgent, timing) if d.speak_utc > after_utc
-        ]
-        waiting = sorted(waiting + dues, key=lambda d: d.speak_utc)
+        moments = speaking_times(reminder_id, wall, for_group, urgent, timing, made_utc)
+        waiting = sorted(waiting + [d for d in moments if d.speak_utc > after_utc], key=lambda d: d.speak_utc)
         # A later wall time cannot be spoken before (its earliest moment) - its own day's morning - quiet.
         horizon = instant(wall) - timing.lead - timedelta(days=1)
         while waiting and waiting[0].speak_utc <= horizon:
-            yield waiting.pop(0)
-    yield from waiting
+            due = waiting.pop(0)
+            if said != (due.lead, due.speak_utc):
+                said = (due.lead, due.speak_utc)
+                yield due
+    for due in waiting:
+        if said != (due.lead, due.speak_utc):
+            said = (due.lead, due.speak_utc)
+            yield due

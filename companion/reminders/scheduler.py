@@ -25,7 +25,7 @@ from companion.errors import CompanionError
 from companion.reminders.book import Reminder, ReminderBook
 from companion.reminders.clock import Clock
 from companion.reminders.ledger import Ledger, Occurrence
-from companion.reminders.recurrence import Due, Timing, expand, next_dues
+from companion.reminders.recurrence import Due, Timing, expand, local, next_dues
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,14 @@ class Scheduler:
             for o in self.ledger.in_state("delivered")
             if o.attempts < self.options.attempts and self._repeat_due(o, now)
         ]
+        if self.options.timing.quiet_at(local(now)):
+            # Held past 22:00 (by a long conversation, a repeat, a device back on at night): wait too.
+            return [o for o in pending + repeats if self._urgent(o.reminder_id)]
         return pending + repeats
+
+    def _urgent(self, reminder_id: int) -> bool:
+        reminder = self._reminders.get(reminder_id) or self.book.get(reminder_id)
+        return reminder is not None and reminder.urgent
 
     def _reload(self, mark: datetime) -> None:
         """Recompute only what changed: expanding a year-old rule costs, a thousand of them a lot."""
@@ -125,9 +132,9 @@ class Scheduler:
 
     def _dues(self, reminder: Reminder, after: datetime) -> Iterator[Due]:
         rule = expand(reminder.rrule, reminder.starts_at)
-        return next_dues(
-            rule, reminder.id, after, reminder.group_id is not None, reminder.urgent, self.options.timing
-        )
+        for_group = reminder.group_id is not None
+        timing = self.options.timing
+        return next_dues(rule, reminder.id, after, for_group, reminder.urgent, timing, reminder.created_utc)
 
     def _due_between(
         self, mark: datetime, now: datetime
@@ -157,7 +164,9 @@ class Scheduler:
         done = [
             o.id
             for o in self.ledger.in_state("delivered")
-            if o.attempts >= self.options.attempts and self._repeat_due(o, now)
+            if (o.attempts >= self.options.attempts and self._repeat_due(o, now))
+            # A repeat held by quiet hours for longer than the catch-up: too late to be of use.
+            or (o.last_attempt_utc is not None and o.last_attempt_utc < too_old)
         ]
         self._gave_up = bool(stale or done)
         if self._gave_up:

@@ -53,7 +53,7 @@ class NightlySnapshot:
         self.database = database
         self.at = at
         newest = database.snapshots()
-        self._last_day = newest[0].name.removeprefix("companion-")[:8] if newest else ""
+        self._last_day = _local_day(newest[0].name) if newest else ""
 
     def __call__(self, now_utc: datetime) -> None:
         wall = local(now_utc)
@@ -65,6 +65,15 @@ class NightlySnapshot:
             self.database.snapshot(now_utc)
         except CompanionError as error:
             log.error("the nightly database snapshot failed: %s", error)
+
+
+def _local_day(snapshot_name: str) -> str:
+    """The Copenhagen day of a snapshot, whose file name carries its UTC time."""
+    stamp = snapshot_name.removeprefix("companion-").removesuffix(".db")
+    try:
+        return local(datetime.strptime(stamp, "%Y%m%dT%H%M%S")).strftime("%Y%m%d")
+    except ValueError:
+        return ""
 
 
 def reminder_desk(

@@ -20,7 +20,7 @@ from sqlalchemy import Column, Connection, Engine, RowMapping, String, insert, s
 
 from companion.errors import SettingsError
 from companion.mind.catalogue import COPENHAGEN, Catalogue, Group, GroupFormat
-from companion.store.database import utc_now
+from companion.store.database import utc_now, writing
 from companion.store.schema import groups
 
 FORMATS: tuple[GroupFormat, ...] = ("physical", "online", "phone")
@@ -82,7 +82,7 @@ def seed_catalogue(engine: Engine, catalogue: Catalogue, language: str) -> int:
     """
     changed = 0
     shipped = {group.id for group in catalogue.groups}
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         existing = {row.id: row._mapping for row in connection.execute(select(groups))}
         for group in catalogue.groups:
             wanted = _row(group, language, "shipped")
@@ -315,7 +315,7 @@ def import_ics(
         if group.id in imported:
             raise SettingsError(f"The event {label} appears twice in the file (UID {uid}).", _IMPORT_FIX)
         imported[group.id] = (group, cancelled)
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         for group, cancelled in imported.values():
             values = {**_row(group, language, "ics"), "retired": cancelled, "updated_utc": utc_now()}
             if not _update(connection, group.id, values):

@@ -1,25 +1,28 @@
 """Opening the device's database: one SQLite file in the data directory, checked, migrated and snapshotted.
 
 SQLite is run for durability over speed: WAL (the web app reads while the daemon writes) with
-`synchronous=FULL`, so a committed acknowledgement survives a power cut, not only a crash. Every
-transaction is `BEGIN IMMEDIATE`: two processes never both start to write on a stale snapshot and then fail
-with "database is locked" halfway. A damaged file is not patched: the newest snapshot that passes
+`synchronous=FULL`, so a committed acknowledgement survives a power cut, not only a crash. Every write
+goes through `writing()`, a `BEGIN IMMEDIATE` transaction: two processes never both start to write on a
+stale snapshot and then fail with "database is locked" halfway; reads stay plain (deferred), so a reader
+never holds up a writer. A damaged file is not patched: the newest snapshot that passes
 `PRAGMA integrity_check` replaces it, and the event is recorded for `companion doctor`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, insert, pool, select
+from sqlalchemy import Connection, Engine, create_engine, event, insert, pool, select
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from companion.errors import StoreError
@@ -74,8 +77,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+_WRITE = "companion_write"
+
+
+def _begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(_WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction, committed at the end (rolled back on an error): on SQLite it takes the write
+    lock at once (waiting up to BUSY_TIMEOUT_S for the other process), on PostgreSQL it is a plain one."""
+    with engine.connect() as connection:
+        connection.execution_options(**{_WRITE: True})
+        with connection.begin():
+            yield connection
 
 
 def sqlite_engine(path: Path | None) -> Engine:
@@ -87,7 +104,7 @@ def sqlite_engine(path: Path | None) -> Engine:
     else:
         engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_S})
     event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "begin", _begin_immediate)
+    event.listen(engine, "begin", _begin)
     return engine
 
 
@@ -98,19 +115,36 @@ class IntegrityReport:
 
 
 def check_integrity(path: Path) -> IntegrityReport:
-    """`PRAGMA integrity_check` on a file, through the plain driver, before anything writes to it."""
+    """`PRAGMA integrity_check` on a file, through the plain driver, before anything writes to it.
+
+    Only a damaged file is reported as not ok. A file that cannot be checked right now (locked by another
+    process for longer than the busy timeout, unreadable) raises StoreError: it is not damaged, and
+    replacing it with a snapshot would throw away everything since.
+    """
     try:
-        connection = sqlite3.connect(path, timeout=10)
-    except sqlite3.Error as error:
+        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
+        try:
+            rows = connection.execute("PRAGMA integrity_check").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.OperationalError as error:
+        raise StoreError(
+            f"Could not check the database {path}: {error}.",
+            "Check that the data directory is readable; if another program holds the file, try again.",
+        ) from error
+    except sqlite3.DatabaseError as error:  # "file is not a database", "database disk image is malformed"
         return IntegrityReport(False, str(error))
-    try:
-        rows = connection.execute("PRAGMA integrity_check").fetchall()
-    except sqlite3.DatabaseError as error:
-        return IntegrityReport(False, str(error))
-    finally:
-        connection.close()
     detail = "; ".join(str(row[0]) for row in rows[:5])
     return IntegrityReport(detail == "ok", detail)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file (or a directory's entries, after a rename) to the disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def migrate(engine: Engine) -> None:
@@ -120,15 +154,23 @@ def migrate(engine: Engine) -> None:
 
     # Alembic otherwise logs its plugins and "Context impl SQLiteImpl" at every start.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from alembic.util import CommandError
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    try:
+        with writing(engine) as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except CommandError as error:
+        raise StoreError(
+            f"The database was made by a newer version of the companion ({error}).",
+            "Install that version again, or restore a snapshot made before the update.",
+        ) from error
 
 
 def record_event(engine: Engine, kind: str, detail: str) -> None:
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(insert(device_events).values(at_utc=utc_now(), kind=kind, detail=detail))
 
 
@@ -139,7 +181,11 @@ def recent_events(engine: Engine, limit: int = 5) -> list[tuple[datetime, str, s
 
 
 class Database:
-    """The data directory's database. `open()` checks, restores if needed and migrates; `close()` releases."""
+    """The data directory's database. `open()` checks, restores if needed and migrates; `close()` releases.
+
+    `Database(None)` is a private RAM database on one shared connection, for scenarios and tests: use it
+    from one thread at a time (a scheduler thread and a device loop need a file).
+    """
 
     def __init__(self, directory: Path | None, snapshots_kept: int = 3) -> None:
         self.directory = directory
@@ -150,7 +196,7 @@ class Database:
 
     def open(self) -> Database:
         if self.path is None:
-            with self.engine.begin() as connection:
+            with writing(self.engine) as connection:
                 metadata.create_all(connection)  # a private RAM database: the tests' and the scenarios'
             return self
         try:
@@ -213,7 +259,9 @@ class Database:
             report = check_integrity(partial)
             if not report.ok:
                 raise StoreError(f"The new snapshot {partial} failed its check: {report.detail}.")
+            _fsync(partial)  # VACUUM INTO does not sync its output; the rotation below deletes older ones
             partial.replace(final)
+            _fsync(self.snapshot_dir)
         except (sqlite3.Error, OSError) as error:
             partial.unlink(missing_ok=True)
             raise StoreError(
@@ -236,11 +284,15 @@ class Database:
         damaged = self.path.with_name(f"companion-damaged-{stamp}.db")
         log.error("the database %s is damaged (%s); keeping it as %s", self.path, report.detail, damaged)
         self.path.replace(damaged)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        for suffix in ("-wal", "-shm"):  # they belong to the damaged file: kept with it, for whoever looks
+            journal = Path(f"{self.path}{suffix}")
+            if journal.exists():
+                journal.replace(Path(f"{damaged}{suffix}"))
         for snapshot in self.snapshots():
             if check_integrity(snapshot).ok:
                 shutil.copyfile(snapshot, self.path)
+                _fsync(self.path)
+                _fsync(self.path.parent)
                 log.warning("the database was restored from the snapshot %s", snapshot.name)
                 return (
                     "database_restored",

@@ -50,33 +50,22 @@ groups = Table(
     Column("id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("description", Text, nullable=False),
-    Column("interests", Text, nullable=False, comment="Words for what the group is about, one per line."),
+    # Words for what the group is about, one per line.
+    Column("interests", Text, nullable=False),
     Column("format", String(16), nullable=False),
     Column("place", String(300), nullable=False),
-    Column(
-        "rrule",
-        Text,
-        nullable=False,
-        comment="RFC 5545 recurrence lines (RRULE, RDATE, EXDATE), expanded in wall time.",
-    ),
-    Column(
-        "first_day",
-        String(10),
-        nullable=True,
-        comment="The date the rule counts from (every other week needs its first week); null: any day.",
-    ),
+    # RFC 5545 recurrence lines (RRULE, RDATE, EXDATE), expanded in wall time.
+    Column("rrule", Text, nullable=False),
+    # The date the rule counts from (every other week needs its first week); null: any day.
+    Column("first_day", String(10), nullable=True),
     Column("start", String(5), nullable=False),
     Column("minutes", Integer, nullable=False),
     Column("contact", String(300), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("skills", Text, nullable=False),
     Column("language", String(8), nullable=False),
-    Column(
-        "source",
-        String(16),
-        nullable=False,
-        comment="`shipped` (seeded from dialogs/, refreshed when that file changes), `ics` or `coordinator`.",
-    ),
+    # `shipped` (seeded from dialogs/, refreshed when that file changes), `ics` or `coordinator`.
+    Column("source", String(16), nullable=False),
     Column("retired", Boolean, nullable=False),
     Column("updated_utc", DateTime, nullable=False),
     CheckConstraint("format IN ('physical', 'online', 'phone')", name="format"),
@@ -89,16 +78,14 @@ reminders = Table(
     Column("id", Integer, primary_key=True),
     Column("text", String(500), nullable=False),
     Column("asked_by", String(16), nullable=False),
-    Column(
-        "asked_by_name",
-        String(100),
-        nullable=False,
-        comment="The relative's or coordinator's name as the person knows it (Anne); empty for the person.",
-    ),
+    # The relative's or coordinator's name as the person knows it (Anne); empty for the person.
+    Column("asked_by_name", String(100), nullable=False),
     Column("starts_at", String(WALL_TIME), nullable=False),
-    Column("rrule", Text, nullable=True, comment="Null for a one-off reminder."),
+    # Null for a one-off reminder.
+    Column("rrule", Text, nullable=True),
     Column("group_id", String(64), ForeignKey("groups.id", ondelete="SET NULL"), nullable=True),
-    Column("urgent", Boolean, nullable=False, comment="Urgent reminders are spoken in quiet hours too."),
+    # Urgent reminders are spoken in quiet hours too.
+    Column("urgent", Boolean, nullable=False),
     Column("created_utc", DateTime, nullable=False),
     Column("updated_utc", DateTime, nullable=False),
     CheckConstraint(f"asked_by IN {ASKERS}", name="asked_by"),
@@ -109,18 +96,10 @@ occurrences = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("reminder_id", Integer, ForeignKey("reminders.id", ondelete="CASCADE"), nullable=False),
-    Column(
-        "due_at",
-        String(WALL_TIME),
-        nullable=False,
-        comment="The wall time this occurrence is for (for a group reminder: the session's start).",
-    ),
-    Column(
-        "lead",
-        String(16),
-        nullable=False,
-        comment="`at` the due time, or for a group session `morning` of the day or `before` it starts.",
-    ),
+    # The wall time this occurrence is for (for a group reminder: the session's start).
+    Column("due_at", String(WALL_TIME), nullable=False),
+    # `at` the due time, or for a group session `morning` of the day or `before` it starts.
+    Column("lead", String(16), nullable=False),
     Column("speak_utc", DateTime, nullable=False),
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -138,12 +117,8 @@ marks = Table(
     "marks",
     metadata,
     Column("name", String(64), primary_key=True),
-    Column(
-        "value_utc",
-        DateTime,
-        nullable=False,
-        comment="E.g. `scheduler`: everything due up to this instant has been dealt with.",
-    ),
+    # E.g. `scheduler`: everything due up to this instant has been dealt with.
+    Column("value_utc", DateTime, nullable=False),
 )
 
 device_events = Table(
@@ -152,10 +127,6 @@ device_events = Table(
     Column("id", Integer, primary_key=True),
     Column("at_utc", DateTime, nullable=False),
     Column("kind", String(40), nullable=False),
-    Column(
-        "detail",
-        Text,
-        nullable=False,
-        comment="For `companion doctor` (a database restored from a snapshot …); never the person's words.",
-    ),
+    # For `companion doctor` (a database restored from a snapshot …); never the person's words.
+    Column("detail", Text, nullable=False),
 )
