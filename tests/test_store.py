@@ -137,3 +137,13 @@ def test_a_reader_never_holds_up_a_writer(tmp_path: Path, monkeypatch: pytest.Mo
             reading.exec_driver_sql("SELECT count(*) FROM reminders").scalar()  # a read transaction is open
             ReminderBook(daemon.engine, now).create("kaffe", "2026-03-03T10:00")  # and the writer goes on
         assert [r.text for r in ReminderBook(web.engine).all()] == ["kaffe"]
+
+
+def test_a_database_from_a_newer_version_is_refused_in_plain_words(tmp_path: Path) -> None:
+    with Database(tmp_path):
+        pass
+    with sqlite3.connect(tmp_path / "companion.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999'")
+    connection.close()
+    with pytest.raises(StoreError, match="made by a newer version"):
+        Database(tmp_path).open()
