@@ -7,11 +7,9 @@ import io
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from companion.content import load_persona, load_phrases
@@ -43,15 +41,6 @@ from clocks import ManualClock, utc
 from minds import MONDAY_MORNING
 
 DIALOGS = Path(__file__).parent.parent / "dialogs"
-
-
-@pytest.fixture
-def pins() -> Iterator[MockFactory]:
-    previous = Device.pin_factory
-    Device.pin_factory = MockFactory()
-    yield Device.pin_factory
-    Device.pin_factory.reset()
-    Device.pin_factory = previous
 
 
 class Recorder:
@@ -168,7 +157,7 @@ class RunningDevice:
 
 
 def test_a_voice_reminder_is_spoken_on_time_acknowledged_by_the_button_and_survives_a_restart(
-    pins: MockFactory, tiny_gguf: Path, tiny_piper_voice: Path, tmp_path: Path
+    mock_pins: MockFactory, tiny_gguf: Path, tiny_piper_voice: Path, tmp_path: Path
 ) -> None:
     clock = ManualClock(utc("2026-03-02T09:00"))
     with RunningDevice(tmp_path, clock, tiny_gguf, tiny_piper_voice) as device:
@@ -185,8 +174,8 @@ def test_a_voice_reminder_is_spoken_on_time_acknowledged_by_the_button_and_survi
         assert [o.attempts for o in device.ledger.in_state("delivered")] == [1]
         assert ReminderWaiting(True) in device.recorder.events  # the light showed it, and still does
 
-        pins.pin(17).drive_low()  # the mock GPIO button: pressed …
-        pins.pin(17).drive_high()  # … and let go
+        mock_pins.pin(17).drive_low()  # the mock GPIO button: pressed …
+        mock_pins.pin(17).drive_high()  # … and let go
         device.recorder.wait_for(
             lambda _: device.recorder.said()[-2:] == ["Thank you.", "Now I know you have heard it."]
         )
@@ -204,7 +193,7 @@ def test_a_voice_reminder_is_spoken_on_time_acknowledged_by_the_button_and_survi
 
 
 def test_a_due_reminder_waits_for_a_pause_after_the_person_spoke_and_a_relatives_is_attributed(
-    pins: MockFactory, tiny_gguf: Path, tiny_piper_voice: Path, tmp_path: Path
+    mock_pins: MockFactory, tiny_gguf: Path, tiny_piper_voice: Path, tmp_path: Path
 ) -> None:
     clock = ManualClock(utc("2026-03-02T09:59"))
     with RunningDevice(tmp_path, clock, tiny_gguf, tiny_piper_voice) as device:
@@ -224,8 +213,8 @@ def test_a_due_reminder_waits_for_a_pause_after_the_person_spoke_and_a_relatives
         device.wait_until_spoken()
         clock.advance(minutes=5)  # no press: said again
         device.recorder.wait_for(lambda _: device.reminder_said("I'll say it once more."))
-        pins.pin(17).drive_low()
-        pins.pin(17).drive_high()
+        mock_pins.pin(17).drive_low()
+        mock_pins.pin(17).drive_high()
         device.recorder.wait_for(lambda _: device.recorder.said()[-1:] == ["Now I know you have heard it."])
     with Database(tmp_path) as reopened:
         (occurrence,) = Ledger(reopened.engine).in_state("acknowledged")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-from gpiozero import LED, Device
+from gpiozero import LED
 from gpiozero.pins.mock import MockFactory
 
 from companion.errors import HardwareError
@@ -15,12 +14,8 @@ from hardware.button import GpioButton
 
 
 @pytest.fixture
-def factory() -> Iterator[MockFactory]:
-    previous = Device.pin_factory
-    Device.pin_factory = MockFactory()
-    yield Device.pin_factory
-    Device.pin_factory.reset()
-    Device.pin_factory = previous
+def factory(mock_pins: MockFactory) -> MockFactory:
+    return mock_pins
 
 
 def recorded(button: GpioButton) -> list[str]:

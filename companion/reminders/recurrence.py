@@ -251,20 +251,29 @@ def next_dues(
     the same moment (02:00 and 03:00 on the night the clocks jump, or two night-time ones held until
     morning) are spoken once.
     """
+    said: tuple[str, datetime] | None = None
+    for due in _in_order(rule, reminder_id, after_utc, for_group, urgent, timing, made_utc):
+        if said != (due.lead, due.speak_utc):
+            said = (due.lead, due.speak_utc)
+            yield due
+
+
+def _in_order(
+    rule: rrule | rruleset,
+    reminder_id: int,
+    after_utc: datetime,
+    for_group: bool,
+    urgent: bool,
+    timing: Timing,
+    made_utc: datetime | None,
+) -> Iterator[Due]:
     search_from = local(after_utc) - timedelta(days=1) - timing.lead
     waiting: list[Due] = []
-    said: tuple[str, datetime] | None = None
     for wall in rule.xafter(search_from, inc=True):
         moments = speaking_times(reminder_id, wall, for_group, urgent, timing, made_utc)
         waiting = sorted(waiting + [d for d in moments if d.speak_utc > after_utc], key=lambda d: d.speak_utc)
         # A later wall time cannot be spoken before (its earliest moment) - its own day's morning - quiet.
         horizon = instant(wall) - timing.lead - timedelta(days=1)
         while waiting and waiting[0].speak_utc <= horizon:
-            due = waiting.pop(0)
-            if said != (due.lead, due.speak_utc):
-                said = (due.lead, due.speak_utc)
-                yield due
-    for due in waiting:
-        if said != (due.lead, due.speak_utc):
-            said = (due.lead, due.speak_utc)
-            yield due
+            yield waiting.pop(0)
+    yield from waiting
