@@ -1,7 +1,7 @@
 """The reminder scheduler of the device daemon: knows what is due, sleeps until the next moment.
 
-`tick()` is one pass on the injectable clock and returns when to wake next; `run()` is the thread around
-it. No polling of the reminders: each reminder's next moment is cached and only recomputed when the
+`tick()` is one pass on the injectable clock and returns when to wake next; `start()` runs passes on a
+thread of their own, which a failing pass (a locked or full database) never ends. No polling of the reminders: each reminder's next moment is cached and only recomputed when the
 reminders change (noticed through `ReminderBook.revision()`, which also sees the web app's writes) or once
 it has passed. The thread still wakes at least every `longest_sleep`, because a wall clock can be moved
 (NTP) while a thread sleeps and another process may add a reminder.
@@ -10,6 +10,7 @@ Rules, as the issue states them:
 - nothing fires while the clock is not synchronised; afterwards the gap is caught up;
 - what fell due while the device was off is spoken if it is less than `catch_up` old, else marked missed;
 - unacknowledged reminders are repeated every `repeat_after`, `attempts` times in all, then missed;
+- quiet hours hold reminders and repeats that are not urgent (see recurrence.Timing);
 - a clock moved backwards makes nothing fire twice: the mark (everything up to it is dealt with) stays.
 """
 
