@@ -7,13 +7,12 @@ Every refusal is a `ReminderError` whose message says why in plain words.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
 
 from companion.errors import ReminderError
 from companion.reminders.recurrence import (
@@ -27,7 +26,7 @@ from companion.reminders.recurrence import (
     wall_text,
 )
 from companion.store.database import store_errors, utc_now, writing
-from companion.store.schema import groups, occurrences, reminders
+from companion.store.schema import groups, reminders
 
 log = logging.getLogger(__name__)
 
@@ -197,18 +196,3 @@ class ReminderBook:
         with self.engine.connect() as connection:
             count, last_id, last_change = connection.execute(query).one()
         return int(count), int(last_id or 0), last_change
-
-    @store_errors("read a reminder's history")
-    def history(self, reminder_id: int) -> Sequence[Any]:
-        """The reminder's occurrences (when, and whether delivered, acknowledged or missed), newest first."""
-        query = (
-            select(occurrences)
-            .where(occurrences.c.reminder_id == reminder_id)
-            .order_by(occurrences.c.speak_utc.desc())
-        )
-        with self.engine.connect() as connection:
-            return list(connection.execute(query))
-
-
-def duplicate_key(error: IntegrityError) -> bool:
-    return "UNIQUE" in str(error.orig).upper() or "DUPLICATE" in str(error.orig).upper()

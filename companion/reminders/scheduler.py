@@ -1,10 +1,11 @@
 """The reminder scheduler of the device daemon: knows what is due, sleeps until the next moment.
 
 `tick()` is one pass on the injectable clock and returns when to wake next; `start()` runs passes on a
-thread of their own, which a failing pass (a locked or full database) never ends. No polling of the reminders: each reminder's next moment is cached and only recomputed when the
-reminders change (noticed through `ReminderBook.revision()`, which also sees the web app's writes) or once
-it has passed. The thread still wakes at least every `longest_sleep`, because a wall clock can be moved
-(NTP) while a thread sleeps and another process may add a reminder.
+thread of their own, which a failing pass (a locked or full database) never ends. No polling of the
+reminders: each reminder's next moment is cached and only recomputed when that reminder changes (noticed
+through `ReminderBook.revision()`, which also sees the web app's writes) or once it has passed. The thread
+still wakes at least every `longest_sleep`, because a wall clock can be moved (NTP) while a thread sleeps
+and another process may add a reminder.
 
 Rules, as the issue states them:
 - nothing fires while the clock is not synchronised; afterwards the gap is caught up;
