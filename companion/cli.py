@@ -121,6 +121,32 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return run_doctor(settings)
 
 
+def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from companion.store.database import Database
+    from companion.web.app import create_app
+
+    database = Database(data_dir(settings), settings.reminders.snapshots_kept).open()
+    try:
+        log.info("the web page: http://%s:%d", settings.web.host, settings.web.port)
+        uvicorn.run(create_app(database, settings.web), host=settings.web.host, port=settings.web.port)
+    finally:
+        database.close()
+    return 0
+
+
+def cmd_pair_code(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.store.database import Database, utc_now
+    from companion.store.schema import DEVICE_HOUSEHOLD
+    from companion.web.pairing import new_code, spoken_form
+
+    with Database(data_dir(settings), settings.reminders.snapshots_kept) as database:
+        code = new_code(database.engine, DEVICE_HOUSEHOLD, utc_now())
+    print(f"{spoken_form(code)}  (valid for 10 minutes, once; type it on the web page under /pair)")
+    return 0
+
+
 def cmd_eval_dialog(args: argparse.Namespace, settings: Settings) -> int:
     from companion.mind.evaluate import evaluate_dialog
 
@@ -158,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--show-passes", action="store_true", help="list passing scenarios too")
     evaluate.set_defaults(func=cmd_eval_dialog)
+
+    web = commands.add_parser("web", help="serve the web page for relatives ([web] host and port)")
+    web.set_defaults(func=cmd_web)
+
+    pair_code = commands.add_parser("pair-code", help="make a one-time code for pairing a relative's account")
+    pair_code.set_defaults(func=cmd_pair_code)
 
     doctor = commands.add_parser("doctor", help="check audio, GPIO, models and memory, and say how to fix")
     doctor.set_defaults(func=cmd_doctor)

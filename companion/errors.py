@@ -80,6 +80,14 @@ class StoreError(CompanionError):
 
 
 class ReminderError(CompanionError):
-    """A reminder was refused; the message says why in words a relative understands."""
+    """A reminder was refused; the message says why in words a relative understands.
+
+    `reason` is stable, so a page can say it in its user's language next to the right field: no_text,
+    too_long, no_name, unknown_group, no_such_date, dst_gap, in_the_past, too_far, rule.
+    """
 
     code = "reminder"
+
+    def __init__(self, message: str, fix: str = "", reason: str = "rule") -> None:
+        super().__init__(message, fix)
+        self.reason = reason

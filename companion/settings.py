@@ -173,6 +173,17 @@ class ReminderSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    host: str = "0.0.0.0"
+    """Address `companion web` listens on. 0.0.0.0: every network the device is on (the home network);
+    127.0.0.1: only the device itself (behind a reverse proxy)."""
+    port: int = field(default=8080, metadata=_range(1, 65535))
+    """Port of the web page: http://<device>:8080."""
+    session_days: int = field(default=30, metadata=_range(1, 365))
+    """A relative stays signed in this long on a browser."""
+
+
+@dataclass(frozen=True)
 class Settings:
     general: GeneralSettings = GeneralSettings()
     hardware: HardwareSettings = HardwareSettings()
@@ -183,6 +194,7 @@ class Settings:
     crisis: CrisisSettings = CrisisSettings()
     mind: MindSettings = MindSettings()
     reminders: ReminderSettings = ReminderSettings()
+    web: WebSettings = WebSettings()
     source: str = ""
     """The file these settings came from ('' for the defaults): shown by `companion doctor`."""
 

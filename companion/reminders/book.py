@@ -26,7 +26,7 @@ from companion.reminders.recurrence import (
     wall_text,
 )
 from companion.store.database import store_errors, utc_now, writing
-from companion.store.schema import groups, reminders
+from companion.store.schema import DEVICE_HOUSEHOLD, groups, occurrences, reminders
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class Reminder:
     group_id: str | None
     urgent: bool
     created_utc: datetime
+    household_id: int = DEVICE_HOUSEHOLD
 
     @classmethod
     def from_row(cls, row: Any) -> Reminder:
@@ -58,6 +59,7 @@ class Reminder:
             group_id=row.group_id,
             urgent=bool(row.urgent),
             created_utc=row.created_utc,
+            household_id=row.household_id,
         )
 
     def walls_on(self, day: date) -> list[datetime]:
@@ -87,6 +89,8 @@ class ReminderBook:
         asked_by_name: str = "",
         group_id: str | None = None,
         urgent: bool = False,
+        household_id: int = DEVICE_HOUSEHOLD,
+        created_by: int | None = None,
     ) -> Reminder:
         """Check everything first, then save in one transaction: a refused reminder leaves no trace."""
         wall = parse_wall(at) if isinstance(at, str) else at.replace(second=0, microsecond=0, tzinfo=None)
@@ -103,13 +107,17 @@ class ReminderBook:
             "urgent": urgent,
             "created_utc": now,
             "updated_utc": now,
+            "household_id": household_id,
+            "created_by": created_by,
         }
         with writing(self.engine) as connection:
             if (
                 group_id is not None
                 and connection.scalar(select(groups.c.id).where(groups.c.id == group_id)) is None
             ):
-                raise ReminderError(f"There is no group '{group_id}' in the catalogue.")
+                raise ReminderError(
+                    f"There is no group '{group_id}' in the catalogue.", reason="unknown_group"
+                )
             new_id = connection.execute(insert(reminders).values(**values)).inserted_primary_key
         assert new_id is not None
         reminder = self.get(int(new_id[0]))
@@ -121,26 +129,29 @@ class ReminderBook:
 
     def _check(self, text: str, wall: datetime, rrule: str | None, asked_by: str, name: str) -> None:
         if not text:
-            raise ReminderError("The reminder has no text: what should the companion say?")
+            raise ReminderError("The reminder has no text: what should the companion say?", reason="no_text")
         if len(text) > MAX_TEXT:
             raise ReminderError(
                 f"The reminder's text is {len(text):,} characters long; at most {MAX_TEXT} fit in one "
                 "spoken reminder.",
                 "Shorten it to a sentence or two.",
+                reason="too_long",
             )
         if asked_by not in ("person", "relative", "coordinator"):
             raise ReminderError(f"'{asked_by}' is not person, relative or coordinator.")
         if asked_by != "person" and not name.strip():
             raise ReminderError(
-                "A reminder from a relative or a coordinator needs their name, for attribution."
+                "A reminder from a relative or a coordinator needs their name, for attribution.",
+                reason="no_name",
             )
         if len(name) > 100:
-            raise ReminderError("The name is longer than 100 characters.")
+            raise ReminderError("The name is longer than 100 characters.", reason="no_name")
         if in_gap(wall):
             raise ReminderError(
                 f"{wall_text(wall).replace('T', ' ')} does not exist: the clocks jump an hour forward that "
                 "night.",
                 "Choose a time before 02:00 or from 03:00.",
+                reason="dst_gap",
             )
         now_wall = local(self._now())
         if rrule is None:
@@ -148,10 +159,11 @@ class ReminderBook:
                 raise ReminderError(
                     f"{wall_text(wall).replace('T', ' ')} is in the past.",
                     "Choose a time that is still to come.",
+                    reason="in_the_past",
                 )
             return
         if wall.year > now_wall.year + 10:
-            raise ReminderError("The reminder starts more than ten years from now.")
+            raise ReminderError("The reminder starts more than ten years from now.", reason="too_far")
         check_rule(rrule, wall, max(now_wall, wall))
 
     @store_errors("read a reminder")
@@ -161,10 +173,25 @@ class ReminderBook:
         return Reminder.from_row(row) if row is not None else None
 
     @store_errors("read the reminders")
-    def all(self) -> list[Reminder]:
+    def all(self, household_id: int | None = None) -> list[Reminder]:
+        """Every reminder, or one household's."""
+        query = select(reminders).order_by(reminders.c.starts_at, reminders.c.id)
+        if household_id is not None:
+            query = query.where(reminders.c.household_id == household_id)
         with self.engine.connect() as connection:
-            rows = connection.execute(select(reminders).order_by(reminders.c.starts_at, reminders.c.id))
-            return [Reminder.from_row(row) for row in rows]
+            return [Reminder.from_row(row) for row in connection.execute(query)]
+
+    @store_errors("read a reminder's history")
+    def history(self, reminder_id: int, limit: int = 5) -> list[tuple[datetime, str, str]]:
+        """(speak time in UTC, lead, state) of its latest occurrences, newest first."""
+        query = (
+            select(occurrences.c.speak_utc, occurrences.c.lead, occurrences.c.state)
+            .where(occurrences.c.reminder_id == reminder_id)
+            .order_by(occurrences.c.speak_utc.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [(row.speak_utc, row.lead, row.state) for row in connection.execute(query)]
 
     @store_errors("delete the reminder")
     def delete(self, reminder_id: int) -> bool:

@@ -54,6 +54,7 @@ def parse_wall(text: str) -> datetime:
         raise ReminderError(
             f"'{text}' is not a date and time that exists.",
             "Write it as YYYY-MM-DDTHH:MM, e.g. 2026-12-03T14:00.",
+            reason="no_such_date",
         ) from error
     if wall.tzinfo is not None:
         wall = wall.astimezone(COPENHAGEN).replace(tzinfo=None)

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, pool, s
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from companion.errors import StoreError
-from companion.store.schema import device_events, metadata
+from companion.store.schema import DEVICE_HOUSEHOLD, device_events, households, metadata
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +198,10 @@ class Database:
         if self.path is None:
             with writing(self.engine) as connection:
                 metadata.create_all(connection)  # a private RAM database: the tests' and the scenarios'
+                # What migration 0002 makes in a file: the household a device serves.
+                connection.execute(
+                    insert(households).values(id=DEVICE_HOUSEHOLD, name="", created_utc=utc_now())
+                )
             return self
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

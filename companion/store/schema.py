@@ -72,10 +72,29 @@ groups = Table(
     CheckConstraint("kind IN ('group', 'volunteer')", name="kind"),
 )
 
+ROLES = ("relative", "coordinator", "evaluator")
+
+households = Table(
+    "households",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("created_utc", DateTime, nullable=False),
+)
+DEVICE_HOUSEHOLD = 1
+"""A device serves one household, made by the migration; the hub holds many."""
+
 reminders = Table(
     "reminders",
     metadata,
     Column("id", Integer, primary_key=True),
+    Column(
+        "household_id",
+        Integer,
+        ForeignKey("households.id", ondelete="CASCADE"),
+        nullable=False,
+        server_default=str(DEVICE_HOUSEHOLD),
+    ),
     Column("text", String(500), nullable=False),
     Column("asked_by", String(16), nullable=False),
     # The relative's or coordinator's name as the person knows it (Anne); empty for the person.
@@ -88,6 +107,8 @@ reminders = Table(
     Column("urgent", Boolean, nullable=False),
     Column("created_utc", DateTime, nullable=False),
     Column("updated_utc", DateTime, nullable=False),
+    # The web account that made it (for its list and the audit log); null when made by voice.
+    Column("created_by", Integer, nullable=True),
     CheckConstraint(f"asked_by IN {ASKERS}", name="asked_by"),
 )
 
@@ -129,4 +150,67 @@ device_events = Table(
     Column("kind", String(40), nullable=False),
     # For `companion doctor` (a database restored from a snapshot …); never the person's words.
     Column("detail", Text, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Null for coordinators and evaluators, who belong to no household.
+    Column("household_id", Integer, ForeignKey("households.id", ondelete="CASCADE"), nullable=True),
+    Column("role", String(16), nullable=False),
+    # How the person knows them ("Anne"): said aloud with each of their reminders.
+    Column("name", String(100), nullable=False),
+    Column("email", String(254), nullable=False, unique=True),
+    # argon2id, with its parameters in the string.
+    Column("password_hash", String(200), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("created_utc", DateTime, nullable=False),
+    CheckConstraint(f"role IN {ROLES}", name="role"),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # SHA-256 of the cookie's token: a copy of the database lets no one in.
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_utc", DateTime, nullable=False),
+    Column("expires_utc", DateTime, nullable=False),
+)
+
+pairing_codes = Table(
+    "pairing_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("household_id", Integer, ForeignKey("households.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_utc", DateTime, nullable=False),
+    Column("expires_utc", DateTime, nullable=False),
+    Column("used_utc", DateTime, nullable=True),
+    # Wrong codes tried while this one was valid: at 5 it is void.
+    Column("failures", Integer, nullable=False),
+)
+
+throttles = Table(
+    "throttles",
+    metadata,
+    # What is being guessed at and from where, e.g. "login:anne@example.dk" or "pair:192.0.2.7".
+    Column("key", String(300), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until_utc", DateTime, nullable=True),
+    Column("updated_utc", DateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at_utc", DateTime, nullable=False),
+    # No foreign keys: the record outlives the account and the reminder it speaks of.
+    Column("account_id", Integer, nullable=True),
+    Column("household_id", Integer, nullable=True),
+    Column("action", String(40), nullable=False),
+    Column("reminder_id", Integer, nullable=True),
 )

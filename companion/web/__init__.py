@@ -1,0 +1,1 @@
+"""`companion web`: the page relatives, coordinators and evaluators use (FastAPI, server-rendered)."""

@@ -1,0 +1,127 @@
+"""The web application: FastAPI with server-rendered Jinja2 pages, so every task works without JavaScript.
+
+`create_app()` is cheap and opens nothing: it is given the open database and the clock, so tests run it
+in-process (FastAPI's TestClient) on a hand-moved clock. Who may see what is decided per object in
+`companion.web.pages` (a relative sees only their own household).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from companion.reminders.book import ReminderBook
+from companion.settings import WebSettings
+from companion.store.database import Database, utc_now
+from companion.web.accounts import Account, Sessions, Throttle
+from companion.web.i18n import choose_language, translations
+from companion.web.security import FORM_COOKIE, SESSION_COOKIE, security_headers, set_cookie
+
+HERE = Path(__file__).resolve().parent
+LANGUAGE_COOKIE = "companion_language"
+
+
+@dataclass
+class Web:
+    """What every request handler needs, made once per app."""
+
+    database: Database
+    settings: WebSettings
+    now: Callable[[], datetime] = utc_now
+    templates: Jinja2Templates = field(init=False)
+    sessions: Sessions = field(init=False)
+    throttle: Throttle = field(init=False)
+    book: ReminderBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.templates = Jinja2Templates(directory=HERE / "templates")
+        self.sessions = Sessions(self.database.engine, timedelta(days=self.settings.session_days))
+        self.throttle = Throttle(self.database.engine)
+        self.book = ReminderBook(self.database.engine, self.now)
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who is asking, in which language, and the CSRF token their forms must carry."""
+
+    account: Account | None
+    language: str
+    csrf: str
+    new_form_token: bool = False
+    """A token made for this visit (no session yet): set as a cookie on the response."""
+
+
+def visitor(web: Web, request: Request) -> Visitor:
+    found = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        found = web.sessions.find(token, web.now())
+    account, csrf = found if found is not None else (None, "")
+    language = choose_language(
+        request.cookies.get(LANGUAGE_COOKIE),
+        account.language if account else None,
+        request.headers.get("accept-language", ""),
+    )
+    if account is not None:
+        return Visitor(account, language, csrf)
+    form_token = request.cookies.get(FORM_COOKIE)
+    return Visitor(None, language, form_token or secrets.token_urlsafe(32), new_form_token=not form_token)
+
+
+def render(
+    web: Web, request: Request, who: Visitor, template: str, status: int = 200, **values: Any
+) -> Response:
+    gettext = translations(who.language).gettext
+    context = {"_": gettext, "who": who, "lang": who.language, "path": request.url.path, **values}
+    response = web.templates.TemplateResponse(request, template, context, status_code=status)
+    if who.new_form_token:
+        set_cookie(response, request, FORM_COOKIE, who.csrf, max_age=None)
+    return response
+
+
+def create_app(
+    database: Database, settings: WebSettings | None = None, now: Callable[[], datetime] = utc_now
+) -> FastAPI:
+    from companion.web import pages
+
+    web = Web(database, settings or WebSettings(), now)
+    app = FastAPI(title="companion", docs_url=None, redoc_url=None)
+    app.state.web = web
+    app.middleware("http")(security_headers)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(pages.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def plain_error(request: Request, error: StarletteHTTPException) -> Response:
+        # In the visitor's language, on a page with the site's look; never a stack trace.
+        if error.status_code == 401:
+            return RedirectResponse("/login", status_code=303)
+        who = visitor(web, request)
+        messages = {403: "forbidden", 404: "not_found"}
+        return render(
+            web, request, who, "error.html", error.status_code, kind=messages.get(error.status_code, "other")
+        )
+
+    @app.get("/language/{code}")
+    def switch_language(code: str, request: Request, back: str = "/") -> Response:
+        response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", 303)
+        if code in ("da", "en"):
+            set_cookie(response, request, LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600)
+        return response
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> Response:
+        who = visitor(web, request)
+        return RedirectResponse("/reminders" if who.account else "/login", status_code=303)
+
+    return app

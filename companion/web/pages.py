@@ -1,0 +1,277 @@
+"""The pages: sign in, pair with a household, and a relative's reminders.
+
+Every form posts its CSRF token (403 without it); every reminder is looked up together with the visitor's
+household, so another household's reminder is "not found" — never shown, never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from babel.dates import format_date, format_time, get_day_names
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import insert
+
+from companion.errors import ReminderError
+from companion.reminders.book import Reminder
+from companion.reminders.recurrence import expand, local, parse_wall
+from companion.store.database import writing
+from companion.store.schema import audit_log
+from companion.web.accounts import Account, AccountError, authenticate, create_account
+from companion.web.app import Visitor, Web, render, visitor
+from companion.web.i18n import translations
+from companion.web.pairing import redeem
+from companion.web.security import FORM_COOKIE, SESSION_COOKIE, check_csrf, set_cookie
+
+router = APIRouter()
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+FIELD_OF_REASON = {
+    "no_text": "text",
+    "too_long": "text",
+    "no_such_date": "when",
+    "in_the_past": "when",
+    "dst_gap": "when",
+    "too_far": "when",
+    "rule": "repeat",
+}
+
+
+def _web(request: Request) -> Web:
+    web: Web = request.app.state.web
+    return web
+
+
+def _relative(request: Request) -> tuple[Web, Visitor, Account]:
+    web = _web(request)
+    who = visitor(web, request)
+    if who.account is None:
+        raise HTTPException(status_code=401)
+    if who.account.role != "relative" or who.account.household_id is None:
+        raise HTTPException(status_code=403)
+    return web, who, who.account
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _signed_in(web: Web, request: Request, account: Account) -> Response:
+    token, _csrf = web.sessions.start(account.id, web.now())
+    response = RedirectResponse("/reminders", status_code=303)
+    set_cookie(response, request, SESSION_COOKIE, token, max_age=web.settings.session_days * 24 * 3600)
+    response.delete_cookie(FORM_COOKIE, path="/")
+    return response
+
+
+# -- signing in --------------------------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    web = _web(request)
+    return render(web, request, visitor(web, request), "login.html", email="", error="")
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    email: Annotated[str, Form(max_length=300)] = "",
+    password: Annotated[str, Form(max_length=300)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    web = _web(request)
+    who = visitor(web, request)
+    check_csrf(csrf, request.cookies.get(FORM_COOKIE))
+    keys = (f"login:{email.strip().lower()}", f"login-from:{_client(request)}")
+    if any(web.throttle.locked_for(key, web.now()) for key in keys):
+        return render(web, request, who, "login.html", 429, email=email, error="locked")
+    account = authenticate(web.database.engine, email, password)
+    if account is None:
+        for key in keys:
+            web.throttle.failed(key, web.now())
+        return render(web, request, who, "login.html", 400, email=email, error="wrong")
+    for key in keys:
+        web.throttle.succeeded(key)
+    return _signed_in(web, request, account)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    web = _web(request)
+    who = visitor(web, request)
+    check_csrf(csrf, who.csrf if who.account else None)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        web.sessions.end(token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/pair")
+def pair_page(request: Request) -> Response:
+    web = _web(request)
+    return render(web, request, visitor(web, request), "pair.html", form={}, errors={})
+
+
+@router.post("/pair")
+def pair(
+    request: Request,
+    code: Annotated[str, Form(max_length=40)] = "",
+    name: Annotated[str, Form(max_length=300)] = "",
+    email: Annotated[str, Form(max_length=300)] = "",
+    password: Annotated[str, Form(max_length=300)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    web = _web(request)
+    who = visitor(web, request)
+    check_csrf(csrf, request.cookies.get(FORM_COOKIE))
+    form = {"code": code, "name": name, "email": email}
+    key = f"pair-from:{_client(request)}"
+    if web.throttle.locked_for(key, web.now()):
+        return render(web, request, who, "pair.html", 429, form=form, errors={"code": "locked"})
+    now = web.now()
+    account: Account | None = None
+    try:
+        with writing(web.database.engine) as connection:
+            household = redeem(connection, code, now)
+            if household is not None:
+                account = create_account(
+                    connection,
+                    household_id=household,
+                    role="relative",
+                    name=name,
+                    email=email,
+                    password=password,
+                    language=who.language,
+                    now=now,
+                )
+    except AccountError as error:  # the code is not used up: the whole pairing was rolled back
+        field = "email" if error.reason == "email_taken" else error.reason
+        return render(web, request, who, "pair.html", 400, form=form, errors={field: error.reason})
+    if account is None:
+        web.throttle.failed(key, now)
+        return render(web, request, who, "pair.html", 400, form=form, errors={"code": "wrong"})
+    web.throttle.succeeded(key)
+    return _signed_in(web, request, account)
+
+
+# -- a relative's reminders ------------------------------------------------------------------------------
+
+
+def _when(moment: datetime, language: str) -> str:
+    day = format_date(moment.date(), "full", locale=language)
+    return f"{day} {format_time(moment.time(), 'HH:mm', locale=language)}"
+
+
+def _repeat_words(reminder: Reminder, language: str, gettext: Callable[[str], str]) -> str:
+    at = format_time(reminder.starts_at.time(), "HH:mm", locale=language)
+    rule = reminder.rrule or ""
+    if not rule:
+        return gettext("Once: %(when)s") % {"when": _when(reminder.starts_at, language)}
+    if rule.startswith("FREQ=DAILY"):
+        return gettext("Every day at %(time)s") % {"time": at}
+    names = get_day_names("wide", locale=language)
+    chosen = rule.partition("BYDAY=")[2].split(";")[0].split(",") if "BYDAY=" in rule else []
+    days = [names[WEEKDAYS.index(day)] for day in chosen if day in WEEKDAYS] or [
+        names[reminder.starts_at.weekday()]
+    ]
+    return gettext("Every week on %(days)s at %(time)s") % {"days": ", ".join(days), "time": at}
+
+
+def _listed(web: Web, reminder: Reminder, language: str, gettext: Callable[[str], str]) -> dict[str, Any]:
+    following = expand(reminder.rrule, reminder.starts_at).after(local(web.now()), inc=True)
+    history = [
+        {"when": _when(local(at), language), "state": state}
+        for at, _lead, state in web.book.history(reminder.id)
+    ]
+    return {
+        "id": reminder.id,
+        "text": reminder.text,
+        "by": reminder.asked_by_name if reminder.asked_by != "person" else "",
+        "repeat": _repeat_words(reminder, language, gettext),
+        "next": _when(following, language) if following else "",
+        "history": history,
+    }
+
+
+@router.get("/reminders")
+def reminders_page(request: Request) -> Response:
+    web, who, account = _relative(request)
+    gettext = _gettext(who)
+    listed = [_listed(web, r, who.language, gettext) for r in web.book.all(account.household_id)]
+    return render(web, request, who, "reminders.html", reminders=listed)
+
+
+@router.get("/reminders/new")
+def new_reminder_page(request: Request) -> Response:
+    web, who, _account = _relative(request)
+    today = local(web.now()).date().isoformat()
+    return render(web, request, who, "reminder_form.html", form={"date": today, "repeat": "once"}, errors={})
+
+
+@router.post("/reminders/new")
+def new_reminder(
+    request: Request,
+    text: Annotated[str, Form(max_length=5000)] = "",
+    day: Annotated[str, Form(alias="date", max_length=20)] = "",
+    clock: Annotated[str, Form(alias="time", max_length=10)] = "",
+    repeat: Annotated[str, Form(max_length=10)] = "once",
+    weekdays: Annotated[list[str] | None, Form(max_length=2)] = None,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    web, who, account = _relative(request)
+    check_csrf(csrf, who.csrf)
+    chosen = [d for d in (weekdays or []) if d in WEEKDAYS]
+    form = {"text": text, "date": day, "time": clock, "repeat": repeat, "weekdays": chosen}
+    rule = {"daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY" + (f";BYDAY={','.join(chosen)}" if chosen else "")}
+    try:
+        wall = parse_wall(f"{day}T{clock}")
+        reminder = web.book.create(
+            text,
+            wall,
+            rrule=rule.get(repeat),
+            asked_by="relative",
+            asked_by_name=account.name,
+            household_id=account.household_id or 0,
+            created_by=account.id,
+        )
+    except ReminderError as error:
+        errors = {FIELD_OF_REASON.get(error.reason, "when"): error.reason}
+        return render(web, request, who, "reminder_form.html", 400, form=form, errors=errors)
+    _audit(web, account, "reminder_created", reminder.id)
+    return RedirectResponse("/reminders", status_code=303)
+
+
+@router.post("/reminders/{reminder_id}/delete")
+def delete_reminder(
+    request: Request, reminder_id: int, csrf: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
+    web, who, account = _relative(request)
+    check_csrf(csrf, who.csrf)
+    reminder = web.book.get(reminder_id)
+    if reminder is None or reminder.household_id != account.household_id:
+        raise HTTPException(status_code=404)  # another household's reminder does not exist for this visitor
+    web.book.delete(reminder_id)
+    _audit(web, account, "reminder_deleted", reminder_id)
+    return RedirectResponse("/reminders", status_code=303)
+
+
+def _audit(web: Web, account: Account, action: str, reminder_id: int) -> None:
+    with writing(web.database.engine) as connection:
+        connection.execute(
+            insert(audit_log).values(
+                at_utc=web.now(),
+                account_id=account.id,
+                household_id=account.household_id,
+                action=action,
+                reminder_id=reminder_id,
+            )
+        )
+
+
+def _gettext(who: Visitor) -> Callable[[str], str]:
+    return translations(who.language).gettext

@@ -1,0 +1,199 @@
+"""The web page through FastAPI's TestClient: pairing with a spoken code, a relative's reminders, household
+isolation, CSRF, throttling, bad input shown next to its field in the visitor's language, and headers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, insert, select
+
+from companion.store.database import Database
+from companion.store.schema import DEVICE_HOUSEHOLD, audit_log, households, reminders
+from companion.web.app import create_app
+from companion.web.pairing import new_code
+
+from clocks import utc
+
+NOW = utc("2026-03-02T09:00")  # a Monday morning
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    with Database(tmp_path) as opened:
+        yield opened
+
+
+def browser(database: Database, address: str = "192.0.2.1") -> TestClient:
+    app = create_app(database, now=lambda: NOW)
+    return TestClient(app, headers={"accept-language": "da"}, client=(address, 50000))
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "the form carries no CSRF token"
+    return found.group(1)
+
+
+def pair(client: TestClient, code: str, email: str, name: str = "Anne") -> str:
+    """Pair and sign in; returns the page the browser ends on."""
+    token = csrf_of(client.get("/pair").text)
+    fields = {"code": code, "name": name, "email": email, "password": "korrekt hest batteri", "csrf": token}
+    return client.post("/pair", data=fields).text
+
+
+def add_reminder(client: TestClient, **fields: str | list[str]) -> str:
+    token = csrf_of(client.get("/reminders/new").text)
+    return client.post("/reminders/new", data={"csrf": token, **fields}).text
+
+
+def count(database: Database, table: object) -> int:
+    with database.engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[arg-type]
+
+
+def test_pairing_with_the_spoken_code_makes_an_account_and_the_code_works_once(database: Database) -> None:
+    code = new_code(database.engine, DEVICE_HOUSEHOLD, NOW)
+    client = browser(database)
+    page = pair(client, f"{code[:4]} {code[4:]}", "anne@example.dk")  # as it was said: in two halves
+    assert "<h1>Påmindelser</h1>" in page and 'lang="da"' in page
+    again = pair(browser(database), code, "lone@example.dk", name="Lone")
+    assert "Den kode passer ikke" in again
+
+
+def test_a_weekly_reminder_is_listed_in_danish_with_who_asked(database: Database) -> None:
+    client = browser(database)
+    pair(client, new_code(database.engine, DEVICE_HOUSEHOLD, NOW), "anne@example.dk")
+    page = add_reminder(
+        client,
+        text="Tag din medicin",
+        date="2026-03-02",
+        time="10:00",
+        repeat="weekly",
+        weekdays=["MO", "TH"],
+    )
+    assert "Tag din medicin" in page
+    assert (
+        "Hver uge mandag, torsdag klokken 10.00" in page or "Hver uge mandag, torsdag klokken 10:00" in page
+    )
+    assert "Bedt om af Anne" in page
+    with database.engine.connect() as connection:
+        row = connection.execute(select(reminders)).one()
+    assert (row.asked_by, row.asked_by_name, row.rrule) == ("relative", "Anne", "FREQ=WEEKLY;BYDAY=MO,TH")
+    assert count(database, audit_log) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"text": "Kaffe", "date": "2026-03-01", "time": "10:00"}, "allerede gået"),
+        ({"text": "Kaffe", "date": "2026-02-30", "time": "10:00"}, "findes ikke"),
+        ({"text": "Kaffe", "date": "2026-03-29", "time": "02:30"}, "uret stilles frem"),
+        ({"text": "x" * 5000, "date": "2026-03-03", "time": "10:00"}, "højst 500 tegn"),
+        ({"text": "   ", "date": "2026-03-03", "time": "10:00"}, "Skriv, hvad companion skal sige"),
+    ],
+)
+def test_bad_input_is_explained_next_to_its_field_and_nothing_is_saved(
+    database: Database, fields: dict[str, str], message: str
+) -> None:
+    client = browser(database)
+    pair(client, new_code(database.engine, DEVICE_HOUSEHOLD, NOW), "anne@example.dk")
+    page = add_reminder(client, repeat="once", **fields)
+    assert message in page and 'aria-invalid="true"' in page
+    assert count(database, reminders) == 0
+
+
+def test_html_and_script_are_shown_as_text_and_emoji_kept(database: Database) -> None:
+    client = browser(database)
+    pair(client, new_code(database.engine, DEVICE_HOUSEHOLD, NOW), "anne@example.dk")
+    page = add_reminder(client, text="<script>alert(1)</script> Kaffe ☕", date="2026-03-03", time="10:00")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Kaffe ☕" in page and "<script>" not in page
+
+
+def test_a_household_sees_and_changes_nothing_of_another(database: Database) -> None:
+    with database.engine.begin() as connection:
+        connection.execute(insert(households).values(id=2, name="", created_utc=NOW))
+    anne, bent = browser(database), browser(database)
+    pair(anne, new_code(database.engine, DEVICE_HOUSEHOLD, NOW), "anne@example.dk")
+    pair(bent, new_code(database.engine, 2, NOW), "bent@example.dk", name="Bent")
+    add_reminder(anne, text="Annes hemmelighed", date="2026-03-03", time="10:00")
+    (reminder_id,) = [int(i) for i in re.findall(r"/reminders/(\d+)/delete", anne.get("/reminders").text)]
+    assert "Annes hemmelighed" not in bent.get("/reminders").text
+    token = csrf_of(bent.get("/reminders/new").text)
+    assert bent.post(f"/reminders/{reminder_id}/delete", data={"csrf": token}).status_code == 404
+    assert count(database, reminders) == 1
+
+
+def test_a_form_without_its_csrf_token_is_refused(database: Database) -> None:
+    client = browser(database)
+    code = new_code(database.engine, DEVICE_HOUSEHOLD, NOW)
+    client.get("/pair")
+    fields = {"code": code, "name": "Anne", "email": "anne@example.dk", "password": "korrekt hest batteri"}
+    assert client.post("/pair", data=fields).status_code == 403
+    pair(client, code, "anne@example.dk")
+    refused = client.post("/reminders/new", data={"text": "Kaffe", "date": "2026-03-03", "time": "10:00"})
+    assert refused.status_code == 403 and count(database, reminders) == 0
+    assert client.post("/reminders/new", data={"csrf": "forged", "text": "Kaffe"}).status_code == 403
+
+
+def test_guessing_pairing_codes_voids_the_code_and_locks_the_guesser_out(database: Database) -> None:
+    code = new_code(database.engine, DEVICE_HOUSEHOLD, NOW)
+    guesser = browser(database, "198.51.100.66")
+    pages = [pair(guesser, f"{guess:08d}", "mallory@example.dk") for guess in range(5)]
+    assert all("Den kode passer ikke" in page for page in pages)
+    assert "Den kode passer ikke" in pair(browser(database), code, "anne@example.dk")  # void after 5 wrong
+    assert "For mange forkerte koder" in pair(guesser, code, "mallory@example.dk")
+
+
+def test_wrong_passwords_lock_the_account_for_a_while(database: Database) -> None:
+    client = browser(database)
+    pair(client, new_code(database.engine, DEVICE_HOUSEHOLD, NOW), "anne@example.dk")
+    other = browser(database)
+    for _ in range(5):
+        token = csrf_of(other.get("/login").text)
+        page = other.post("/login", data={"email": "anne@example.dk", "password": "forkert", "csrf": token})
+        assert "passer ikke" in page.text
+    token = csrf_of(other.get("/login").text)
+    right = {"email": "anne@example.dk", "password": "korrekt hest batteri", "csrf": token}
+    locked = other.post("/login", data=right)
+    assert locked.status_code == 429 and "For mange forkerte forsøg" in locked.text
+
+
+def test_cookies_and_headers_protect_the_session(database: Database) -> None:
+    client = browser(database)
+    token = csrf_of(client.get("/pair").text)
+    code = new_code(database.engine, DEVICE_HOUSEHOLD, NOW)
+    fields = {"code": code, "name": "Anne", "email": "anne@example.dk", "password": "korrekt hest batteri"}
+    response = client.post("/pair", data={**fields, "csrf": token}, follow_redirects=False)
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    page = client.get("/reminders")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_language_switch_and_signing_out(database: Database) -> None:
+    client = browser(database)
+    pair(client, new_code(database.engine, DEVICE_HOUSEHOLD, NOW), "anne@example.dk")
+    page = client.get("/language/en?back=/reminders").text
+    assert 'lang="en"' in page and "<h1>Reminders</h1>" in page
+    token = csrf_of(page)
+    assert "Sign in" in client.post("/logout", data={"csrf": token}).text
+    assert client.get("/reminders", follow_redirects=False).status_code == 303
+
+
+def test_every_text_on_the_pages_has_a_danish_translation() -> None:
+    from companion.web.i18n import LOCALE_DIR, translations
+
+    web = LOCALE_DIR.parent
+    sources = [*web.glob("templates/*.html"), web / "pages.py"]
+    said = set()
+    for source in sources:
+        text = source.read_text(encoding="utf-8")
+        said |= set(re.findall(r'_\("([^"]+)"\)', text)) | set(re.findall(r"_\('([^']+)'\)", text))
+        said |= set(re.findall(r'gettext\("([^"]+)"\)', text))
+    missing = sorted(m for m in said if translations("da").gettext(m) == m and m != "Companion")
+    assert len(said) > 50 and missing == []
