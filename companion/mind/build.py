@@ -8,6 +8,7 @@ from pathlib import Path
 
 from companion.content import Phrases, load_phrases, read_toml_file
 from companion.errors import SettingsError
+from companion.mind.access import Access
 from companion.mind.agenda import Agenda, SayBack
 from companion.mind.catalogue import COPENHAGEN, Catalogue, Relative, parse_catalogue
 from companion.mind.guard import load_guard
@@ -73,6 +74,7 @@ def build_rules(
     understood = load_language(dialogs, language)
     agenda = Agenda(understood, phrases, catalogue, SayBack.from_toml(understood.say_back), caps, book)
     return Rules(
+        access=Access(book.engine, phrases),
         language=understood,
         phrases=phrases,
         catalogue=catalogue,

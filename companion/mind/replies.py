@@ -17,6 +17,7 @@ from companion.events import Act
 QuestionKind = Literal[
     "confirm_reminder",
     "confirm_delete",
+    "confirm_remove_member",
     "offer_reminder",
     "ask_time",
     "remember_interest",

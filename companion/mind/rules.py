@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from companion.content import Phrases
+from companion.mind.access import Access
 from companion.mind.agenda import Agenda
 from companion.mind.catalogue import Catalogue, Group, Relative
 from companion.mind.lexicon import GroupIndex
@@ -50,6 +51,7 @@ class Rules:
     agenda: Agenda
     crisis: CrisisSettings
     caps: Caps
+    access: Access
 
     # --- the order of the rules ---------------------------------------------------------------------------
 
@@ -72,8 +74,16 @@ class Rules:
         if reading.has("leave_alone") and not reading.has("wants_suggestion"):
             return self._leave_alone(decision, convo, state, now)
         pending, convo.pending = convo.pending, None
+        if pending is not None and pending.kind == "confirm_remove_member" and reading.has("yes", "no"):
+            return self.access.answer(pending, not reading.has("no"), now)
         if pending is not None and (answered := self.agenda.answer(pending, reading, convo, state, now)):
             return answered
+        if reading.has("pairing_code"):
+            return self.access.pairing_code(decision, now)
+        if reading.has("remove_member"):
+            return self.access.remove(decision, reading.text)
+        if reading.has("who_can_remind"):
+            return self.access.who_can_remind(decision)
         if reading.has("cancel_reminder") and (not reading.has("reminder") or convo.last_reminder_id):
             return self.agenda.cancel_reminder(decision, reading.text, convo, now)
         if reading.has("forget"):

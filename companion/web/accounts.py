@@ -7,7 +7,6 @@ its own CSRF token, which every form posts back.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from companion.errors import CompanionError
 from companion.store.database import store_errors, writing
 from companion.store.schema import accounts, throttles, web_sessions
+from companion.web.pairing import token_hash
 
 PASSWORD_MIN = 10
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -52,10 +52,6 @@ class Account:
     @classmethod
     def from_row(cls, row: Any) -> Account:
         return cls(row.id, row.household_id, row.role, row.name, row.email, row.language)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_account(

@@ -7,6 +7,7 @@ kept.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
@@ -15,11 +16,15 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from companion.store.database import store_errors, writing
 from companion.store.schema import pairing_codes
-from companion.web.accounts import token_hash
 
 CODE_DIGITS = 8
 VALID_FOR = timedelta(minutes=10)
 MAX_FAILURES = 5
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of a secret (a code, a session token): what the database keeps instead of the secret."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @store_errors("make a pairing code")
@@ -45,8 +50,13 @@ def new_code(engine: Engine, household_id: int, now: datetime) -> str:
 
 
 def spoken_form(code: str) -> str:
-    """ "1234 5678": in two halves, the way a code is read aloud and written down."""
+    """ "1234 5678": in two halves, the way a code is written down."""
     return f"{code[:4]} {code[4:]}"
+
+
+def said_aloud(code: str) -> str:
+    """ "4 3 7 4, 2 8 4 2": one digit at a time, so the voice does not read "forty-three million"."""
+    return f"{' '.join(code[:4])}, {' '.join(code[4:])}"
 
 
 def redeem(connection: Connection, typed: str, now: datetime) -> int | None:
