@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
+from companion.mind.build import assemble_mind, load_catalogue, utc_clock
+from companion.mind.catalogue import COPENHAGEN, Catalogue
+from companion.mind.memory import MemoryStore
+from companion.reminders.book import ReminderBook
+from companion.store.catalogue import load_catalogue_from_db, seed_catalogue
 from companion.store.database import Database
 from companion.store.schema import DEVICE_HOUSEHOLD, audit_log, households, reminders
 from companion.web.app import create_app
 from companion.web.pairing import new_code
 
 from clocks import utc
+from minds import Clock, say
+
+DIALOGS = Path(__file__).parent.parent / "dialogs"
 
 NOW = utc("2026-03-02T09:00")  # a Monday morning
 
@@ -197,3 +206,32 @@ def test_every_text_on_the_pages_has_a_danish_translation() -> None:
         said |= set(re.findall(r'gettext\("([^"]+)"\)', text))
     missing = sorted(m for m in said if translations("da").gettext(m) == m and m != "Companion")
     assert len(said) > 50 and missing == []
+
+
+def test_a_group_a_relative_suggests_is_mentioned_once_in_the_next_conversation(database: Database) -> None:
+    seed_catalogue(database.engine, load_catalogue(DIALOGS, "da"), "da")
+    client = browser(database)
+    pair(client, new_code(database.engine, DEVICE_HOUSEHOLD, NOW), "anne@example.dk")
+    page = client.get("/reminders").text
+    assert "Grupper de næste to uger" in page
+    group_id = re.findall(r'action="/groups/([\w-]+)/suggest"', page)[0]
+    token = csrf_of(page)
+    shown = client.post(f"/groups/{group_id}/suggest", data={"csrf": token}).text
+    assert "Companion nævner" in shown
+    assert client.post("/groups/no-such-group/suggest", data={"csrf": token}).status_code == 404
+
+    clock = Clock(NOW.replace(tzinfo=UTC).astimezone(COPENHAGEN))
+    catalogue = Catalogue(load_catalogue_from_db(database.engine, "da"))
+    book = ReminderBook(database.engine, utc_clock(clock))
+    mind = assemble_mind(DIALOGS, "da", catalogue, MemoryStore(), clock, reminders=book)
+    reply, outcomes = say(mind, "Godmorgen.")
+    name = catalogue.group(group_id).name  # type: ignore[union-attr]
+    assert (
+        reply.startswith(f"Anne har foreslået {name} til dig.")
+        and f"relative_suggestion:{group_id}" in outcomes
+    )
+    _, answered = say(mind, "Ja tak.")
+    assert any(o.startswith("reminder_created") for o in answered)
+    clock.now += timedelta(hours=2)
+    again, _ = say(mind, "Godmorgen igen.")
+    assert "foreslået" not in again

@@ -13,8 +13,16 @@ from sqlalchemy import Engine
 
 from companion.content import Phrases
 from companion.errors import StoreError
+from companion.mind.catalogue import Catalogue, Group
 from companion.mind.replies import Decision, Question, act
-from companion.store.household import Member, members, remove_member
+from companion.store.household import (
+    GroupSuggestion,
+    Member,
+    members,
+    mentioned,
+    remove_member,
+    waiting_suggestions,
+)
 from companion.store.schema import DEVICE_HOUSEHOLD
 from companion.web.pairing import new_code, said_aloud
 
@@ -81,6 +89,21 @@ class Access:
             act("member_removed"),
             act("no_nudge"),
         )
+
+    def relative_suggestion(
+        self, catalogue: Catalogue, now: datetime
+    ) -> tuple[GroupSuggestion, Group] | None:
+        """A group a relative suggested on the web page, not yet mentioned, that still meets — marked as
+        mentioned now, so it is brought up once."""
+        try:
+            for suggestion in waiting_suggestions(self.engine, self.household_id):
+                group = catalogue.group(suggestion.group_id)
+                if group is not None and group.upcoming(now) is not None:
+                    mentioned(self.engine, suggestion.id, _utc(now))
+                    return suggestion, group
+        except StoreError as error:
+            log.error("could not read the relatives' suggestions: %s", error)
+        return None
 
     def _named(self, text: str) -> Member | None:
         words = re.findall(r"\w+", text.lower())

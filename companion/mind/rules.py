@@ -298,11 +298,38 @@ class Rules:
                 )
             )
             return
+        if not state.paused_until_asked and (found := self.access.relative_suggestion(self.catalogue, now)):
+            self._relative_suggests(decision, found[0].suggested_by, found[1], convo, now)
+            return
         decision.small_talk = True
         decision.acts.append(act("small_talk"))
         last = self.catalogue.group(convo.last_group_id) if convo.last_group_id else None
         if last is not None:
             decision.llm_note = f"{last.name}: {last.description}"
+
+    def _relative_suggests(
+        self, decision: Decision, name: str, group: Group, convo: Conversation, now: datetime
+    ) -> None:
+        """ "Anne har foreslået Læsegruppen til dig." — their step toward people, passed on once."""
+        convo.last_group_id = group.id
+        session = group.next_session(now)
+        when = say_time(session, now, self.language.time_words)
+        key = "schedule" if group.format == "physical" else "schedule_remote"
+        place = group.place if group.format == "physical" else group.place[:1].lower() + group.place[1:]
+        decision.say(self.phrases.say("relative_suggests").format(name=name, group=group.name))
+        decision.say(
+            self.phrases.say(key).format(name=group.name, when=when, place=place),
+            act("relative_suggestion", group.id),
+        )
+        decision.ask(
+            Question(
+                "offer_reminder",
+                self.phrases.say("offer_group_reminder"),
+                group_id=group.id,
+                at=session,
+                what=group.name,
+            )
+        )
 
     def _follow_up_due(self, state: MindState, now: datetime) -> Group | None:
         """The group of a session that has ended (and is not a fortnight old), to ask how it went."""

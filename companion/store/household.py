@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 
 from companion.store.database import store_errors, writing
-from companion.store.schema import accounts, audit_log
+from companion.store.schema import accounts, audit_log, group_suggestions
 
 
 @dataclass(frozen=True)
@@ -46,3 +46,54 @@ def remove_member(engine: Engine, household_id: int, account_id: int, now: datet
                 )
             )
     return bool(gone)
+
+
+@dataclass(frozen=True)
+class GroupSuggestion:
+    id: int
+    group_id: str
+    suggested_by: str
+
+
+@store_errors("save the suggestion")
+def suggest_group(
+    engine: Engine, household_id: int, group_id: str, account_id: int, name: str, now: datetime
+) -> None:
+    """A relative's "foreslå Læsegruppen": one waiting suggestion per group (clicking twice adds none)."""
+    with writing(engine) as connection:
+        waiting = connection.scalar(
+            select(group_suggestions.c.id).where(
+                group_suggestions.c.household_id == household_id,
+                group_suggestions.c.group_id == group_id,
+                group_suggestions.c.mentioned_utc.is_(None),
+            )
+        )
+        if waiting is None:
+            connection.execute(
+                insert(group_suggestions).values(
+                    household_id=household_id,
+                    group_id=group_id,
+                    account_id=account_id,
+                    suggested_by=name,
+                    created_utc=now,
+                )
+            )
+
+
+@store_errors("read the suggestions")
+def waiting_suggestions(engine: Engine, household_id: int) -> list[GroupSuggestion]:
+    query = (
+        select(group_suggestions.c.id, group_suggestions.c.group_id, group_suggestions.c.suggested_by)
+        .where(group_suggestions.c.household_id == household_id, group_suggestions.c.mentioned_utc.is_(None))
+        .order_by(group_suggestions.c.created_utc, group_suggestions.c.id)
+    )
+    with engine.connect() as connection:
+        return [GroupSuggestion(row.id, row.group_id, row.suggested_by) for row in connection.execute(query)]
+
+
+@store_errors("note the suggestion as mentioned")
+def mentioned(engine: Engine, suggestion_id: int, now: datetime) -> None:
+    with writing(engine) as connection:
+        connection.execute(
+            update(group_suggestions).where(group_suggestions.c.id == suggestion_id).values(mentioned_utc=now)
+        )

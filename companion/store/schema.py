@@ -214,3 +214,17 @@ audit_log = Table(
     Column("action", String(40), nullable=False),
     Column("reminder_id", Integer, nullable=True),
 )
+
+group_suggestions = Table(
+    "group_suggestions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("household_id", Integer, ForeignKey("households.id", ondelete="CASCADE"), nullable=False),
+    Column("group_id", String(64), ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+    # The relative who suggested it (named when the companion mentions it); null once they are removed.
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
+    Column("suggested_by", String(100), nullable=False),
+    Column("created_utc", DateTime, nullable=False),
+    # When the companion mentioned it in a conversation; null until then.
+    Column("mentioned_utc", DateTime, nullable=True),
+)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -92,18 +92,28 @@ def render(
 def create_app(
     database: Database, settings: WebSettings | None = None, now: Callable[[], datetime] = utc_now
 ) -> FastAPI:
-    from companion.web import pages
+    from companion.web import api, pages
 
     web = Web(database, settings or WebSettings(), now)
-    app = FastAPI(title="companion", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="companion",
+        summary="Reminders for a household's companion, set by its relatives.",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
     app.state.web = web
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
+    app.include_router(api.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def plain_error(request: Request, error: StarletteHTTPException) -> Response:
         # In the visitor's language, on a page with the site's look; never a stack trace.
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": error.detail}, status_code=error.status_code)
         if error.status_code == 401:
             return RedirectResponse("/login", status_code=303)
         who = visitor(web, request)

@@ -7,7 +7,7 @@ household, so another household's reminder is "not found" — never shown, never
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from babel.dates import format_date, format_time, get_day_names
@@ -16,13 +16,16 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import insert
 
 from companion.errors import ReminderError
+from companion.mind.catalogue import COPENHAGEN, Group
 from companion.reminders.book import Reminder
 from companion.reminders.recurrence import expand, local, parse_wall
+from companion.store.catalogue import load_catalogue_from_db
 from companion.store.database import writing
+from companion.store.household import suggest_group
 from companion.store.schema import audit_log
 from companion.web.accounts import Account, AccountError, authenticate, create_account
 from companion.web.app import Visitor, Web, render, visitor
-from companion.web.i18n import translations
+from companion.web.i18n import LANGUAGES, translations
 from companion.web.pairing import redeem
 from companion.web.security import FORM_COOKIE, SESSION_COOKIE, check_csrf, set_cookie
 
@@ -199,12 +202,56 @@ def _listed(web: Web, reminder: Reminder, language: str, gettext: Callable[[str]
     }
 
 
+GROUPS_AHEAD = timedelta(days=14)
+
+
+def _groups(web: Web, language: str) -> tuple[Group, ...]:
+    """The device's catalogue (seeded in the device's language, which may not be the visitor's)."""
+    for catalogue_language in (language, *(other for other in LANGUAGES if other != language)):
+        found = load_catalogue_from_db(web.database.engine, catalogue_language)
+        if found:
+            return found
+    return ()
+
+
+def _upcoming_groups(web: Web, language: str) -> list[dict[str, str]]:
+    now = local(web.now()).replace(tzinfo=COPENHAGEN)
+    coming = []
+    for group in _groups(web, language):
+        session = group.upcoming(now)
+        if session is not None and session - now <= GROUPS_AHEAD:
+            coming.append((session, group))
+    return [
+        {
+            "id": group.id,
+            "name": group.name,
+            "when": _when(session.replace(tzinfo=None), language),
+            "place": group.place,
+        }
+        for session, group in sorted(coming, key=lambda pair: pair[0])
+    ]
+
+
 @router.get("/reminders")
-def reminders_page(request: Request) -> Response:
+def reminders_page(request: Request, suggested: str = "") -> Response:
     web, who, account = _relative(request)
     gettext = _gettext(who)
     listed = [_listed(web, r, who.language, gettext) for r in web.book.all(account.household_id)]
-    return render(web, request, who, "reminders.html", reminders=listed)
+    groups = _upcoming_groups(web, who.language)
+    named = next((g["name"] for g in groups if g["id"] == suggested), "")
+    return render(web, request, who, "reminders.html", reminders=listed, groups=groups, suggested=named)
+
+
+@router.post("/groups/{group_id}/suggest")
+def suggest(request: Request, group_id: str, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    web, who, account = _relative(request)
+    check_csrf(csrf, who.csrf)
+    if all(group.id != group_id for group in _groups(web, who.language)):
+        raise HTTPException(status_code=404)
+    suggest_group(
+        web.database.engine, account.household_id or 0, group_id, account.id, account.name, web.now()
+    )
+    return RedirectResponse(f"/reminders?suggested={group_id}", status_code=303)
 
 
 @router.get("/reminders/new")
@@ -228,7 +275,7 @@ def new_reminder(
     check_csrf(csrf, who.csrf)
     chosen = [d for d in (weekdays or []) if d in WEEKDAYS]
     form = {"text": text, "date": day, "time": clock, "repeat": repeat, "weekdays": chosen}
-    rule = {"daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY" + (f";BYDAY={','.join(chosen)}" if chosen else "")}
+    rule = {"daily": "FREQ=DAILY", "weekly": weekly_rule(chosen)}
     try:
         wall = parse_wall(f"{day}T{clock}")
         reminder = web.book.create(
@@ -243,7 +290,7 @@ def new_reminder(
     except ReminderError as error:
         errors = {FIELD_OF_REASON.get(error.reason, "when"): error.reason}
         return render(web, request, who, "reminder_form.html", 400, form=form, errors=errors)
-    _audit(web, account, "reminder_created", reminder.id)
+    audit(web, account, "reminder_created", reminder.id)
     return RedirectResponse("/reminders", status_code=303)
 
 
@@ -257,11 +304,17 @@ def delete_reminder(
     if reminder is None or reminder.household_id != account.household_id:
         raise HTTPException(status_code=404)  # another household's reminder does not exist for this visitor
     web.book.delete(reminder_id)
-    _audit(web, account, "reminder_deleted", reminder_id)
+    audit(web, account, "reminder_deleted", reminder_id)
     return RedirectResponse("/reminders", status_code=303)
 
 
-def _audit(web: Web, account: Account, action: str, reminder_id: int) -> None:
+def weekly_rule(weekdays: list[str]) -> str:
+    """Every week on the chosen days; with none chosen, on the start day's weekday."""
+    return "FREQ=WEEKLY" + (f";BYDAY={','.join(weekdays)}" if weekdays else "")
+
+
+def audit(web: Web, account: Account, action: str, reminder_id: int) -> None:
+    """Who changed which reminder, and when: kept for the household and the coordinator to look into."""
     with writing(web.database.engine) as connection:
         connection.execute(
             insert(audit_log).values(

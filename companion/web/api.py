@@ -1,0 +1,230 @@
+"""The JSON API: the same operations as the pages, described by an OpenAPI document (/api/openapi.json).
+
+A client signs in (or pairs) and gets a bearer token: the same kind of session as the page's cookie, but
+sent in the Authorization header, which a browser never adds by itself — so the API needs no CSRF token.
+Refusals carry a stable `reason` (and the `field` it concerns), never a stack trace.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response
+from pydantic import BaseModel, Field
+
+from companion.errors import ReminderError
+from companion.reminders.book import Reminder
+from companion.reminders.recurrence import expand, local, parse_wall, wall_text
+from companion.store.database import writing
+from companion.web.accounts import Account, AccountError, authenticate, create_account
+from companion.web.app import Web
+from companion.web.pages import FIELD_OF_REASON, WEEKDAYS, audit, weekly_rule
+from companion.web.pairing import redeem
+
+router = APIRouter(prefix="/api", tags=["api"])
+Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+
+
+class Problem(BaseModel):
+    reason: str
+    field: str = ""
+
+
+class SignIn(BaseModel):
+    email: str = Field(max_length=300)
+    password: str = Field(max_length=300)
+
+
+class Pairing(BaseModel):
+    code: str = Field(max_length=40, description="The eight digits the companion said.")
+    name: str = Field(max_length=300, description="How the person knows you: said with each reminder.")
+    email: str = Field(max_length=300)
+    password: str = Field(max_length=300)
+    language: Literal["da", "en"] = "da"
+
+
+class Session(BaseModel):
+    token: str
+    name: str
+
+
+class NewReminder(BaseModel):
+    text: str = Field(max_length=5000)
+    starts_at: str = Field(max_length=40, description="Copenhagen wall time, YYYY-MM-DDTHH:MM")
+    repeat: Literal["once", "daily", "weekly"] = "once"
+    weekdays: list[Weekday] = Field(default_factory=list, max_length=7)
+
+
+class Occurrence(BaseModel):
+    speak_utc: datetime
+    lead: str
+    state: str
+
+
+class ReminderOut(BaseModel):
+    id: int
+    text: str
+    asked_by_name: str
+    starts_at: str
+    rrule: str | None
+    next_at: str | None
+    history: list[Occurrence]
+
+
+def _web(request: Request) -> Web:
+    web: Web = request.app.state.web
+    return web
+
+
+def _bearer(web: Web, authorization: str | None) -> Account:
+    scheme, _, token = (authorization or "").partition(" ")
+    found = web.sessions.find(token, web.now()) if scheme.lower() == "bearer" and token else None
+    if found is None:
+        raise HTTPException(status_code=401, detail="Sign in first (POST /api/session).")
+    account = found[0]
+    if account.role != "relative" or account.household_id is None:
+        raise HTTPException(status_code=403, detail="Only a relative of a household has reminders.")
+    return account
+
+
+def _out(web: Web, reminder: Reminder) -> ReminderOut:
+    following = expand(reminder.rrule, reminder.starts_at).after(local(web.now()))
+    return ReminderOut(
+        id=reminder.id,
+        text=reminder.text,
+        asked_by_name=reminder.asked_by_name,
+        starts_at=wall_text(reminder.starts_at),
+        rrule=reminder.rrule,
+        next_at=wall_text(following) if following else None,
+        history=[
+            Occurrence(speak_utc=at, lead=lead, state=state)
+            for at, lead, state in web.book.history(reminder.id)
+        ],
+    )
+
+
+def _problem(status: int, reason: str, field: str = "") -> HTTPException:
+    return HTTPException(status_code=status, detail=Problem(reason=reason, field=field).model_dump())
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/session", response_model=Session, responses={400: {"model": Problem}, 429: {"model": Problem}})
+def sign_in(body: SignIn, request: Request) -> Session:
+    web = _web(request)
+    keys = (f"login:{body.email.strip().lower()}", f"login-from:{_address(request)}")
+    if any(web.throttle.locked_for(key, web.now()) for key in keys):
+        raise _problem(429, "locked")
+    account = authenticate(web.database.engine, body.email, body.password)
+    if account is None:
+        for key in keys:
+            web.throttle.failed(key, web.now())
+        raise _problem(400, "wrong")
+    for key in keys:
+        web.throttle.succeeded(key)
+    token, _csrf = web.sessions.start(account.id, web.now())
+    return Session(token=token, name=account.name)
+
+
+@router.delete("/session", status_code=204)
+def sign_out(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
+    _, _, token = (authorization or "").partition(" ")
+    if token:
+        _web(request).sessions.end(token)
+    return Response(status_code=204)
+
+
+@router.post("/pair", response_model=Session, responses={400: {"model": Problem}, 429: {"model": Problem}})
+def pair(body: Pairing, request: Request) -> Session:
+    web = _web(request)
+    key = f"pair-from:{_address(request)}"
+    if web.throttle.locked_for(key, web.now()):
+        raise _problem(429, "locked", "code")
+    now = web.now()
+    account: Account | None = None
+    try:
+        with writing(web.database.engine) as connection:
+            household = redeem(connection, body.code, now)
+            if household is not None:
+                account = create_account(
+                    connection,
+                    household_id=household,
+                    role="relative",
+                    name=body.name,
+                    email=body.email,
+                    password=body.password,
+                    language=body.language,
+                    now=now,
+                )
+    except AccountError as error:
+        raise _problem(
+            400, error.reason, "email" if error.reason == "email_taken" else error.reason
+        ) from error
+    if account is None:
+        web.throttle.failed(key, now)
+        raise _problem(400, "wrong", "code")
+    web.throttle.succeeded(key)
+    token, _csrf = web.sessions.start(account.id, now)
+    return Session(token=token, name=account.name)
+
+
+@router.get("/reminders", response_model=list[ReminderOut], responses={401: {"model": Problem}})
+def list_reminders(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> list[ReminderOut]:
+    web = _web(request)
+    account = _bearer(web, authorization)
+    return [_out(web, r) for r in web.book.all(account.household_id)]
+
+
+@router.post("/reminders", response_model=ReminderOut, status_code=201, responses={400: {"model": Problem}})
+def add_reminder(
+    body: NewReminder, request: Request, authorization: Annotated[str | None, Header()] = None
+) -> ReminderOut:
+    web = _web(request)
+    account = _bearer(web, authorization)
+    rule = {"daily": "FREQ=DAILY", "weekly": weekly_rule([d for d in body.weekdays if d in WEEKDAYS])}
+    try:
+        reminder = web.book.create(
+            body.text,
+            parse_wall(body.starts_at),
+            rrule=rule.get(body.repeat),
+            asked_by="relative",
+            asked_by_name=account.name,
+            household_id=account.household_id or 0,
+            created_by=account.id,
+        )
+    except ReminderError as error:
+        raise _problem(400, error.reason, FIELD_OF_REASON.get(error.reason, "starts_at")) from error
+    audit(web, account, "reminder_created", reminder.id)
+    return _out(web, reminder)
+
+
+def _own(web: Web, account: Account, reminder_id: int) -> Reminder:
+    reminder = web.book.get(reminder_id)
+    if reminder is None or reminder.household_id != account.household_id:
+        raise _problem(404, "not_found")  # another household's reminder does not exist for this client
+    return reminder
+
+
+@router.get("/reminders/{reminder_id}", response_model=ReminderOut, responses={404: {"model": Problem}})
+def get_reminder(
+    reminder_id: int, request: Request, authorization: Annotated[str | None, Header()] = None
+) -> ReminderOut:
+    web = _web(request)
+    return _out(web, _own(web, _bearer(web, authorization), reminder_id))
+
+
+@router.delete("/reminders/{reminder_id}", status_code=204, responses={404: {"model": Problem}})
+def delete_reminder(
+    reminder_id: int, request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Response:
+    web = _web(request)
+    account = _bearer(web, authorization)
+    _own(web, account, reminder_id)
+    web.book.delete(reminder_id)
+    audit(web, account, "reminder_deleted", reminder_id)
+    return Response(status_code=204)

@@ -1,0 +1,125 @@
+"""The JSON API and its OpenAPI document: the same operations as the pages, the same isolation between
+households, refusals with a stable reason; and schemathesis throws generated requests at every operation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis.core.result import Ok
+from sqlalchemy import func, insert, select
+
+from companion.store.database import Database
+from companion.store.schema import DEVICE_HOUSEHOLD, households, reminders
+from companion.web.app import create_app
+from companion.web.pairing import new_code
+
+from clocks import utc
+
+NOW = utc("2026-03-02T09:00")
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    with Database(tmp_path) as opened:
+        yield opened
+
+
+def client_of(database: Database) -> TestClient:
+    return TestClient(create_app(database, now=lambda: NOW))
+
+
+def paired(
+    client: TestClient, database: Database, email: str, household: int = DEVICE_HOUSEHOLD
+) -> dict[str, str]:
+    code = new_code(database.engine, household, NOW)
+    body = {
+        "code": code,
+        "name": email.split("@")[0].title(),
+        "email": email,
+        "password": "korrekt hest batteri",
+    }
+    response = client.post("/api/pair", json=body)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def test_pair_make_list_and_delete_a_weekly_reminder(database: Database) -> None:
+    client = client_of(database)
+    anne = paired(client, database, "anne@example.dk")
+    body = {
+        "text": "Vand blomsterne",
+        "starts_at": "2026-03-02T10:00",
+        "repeat": "weekly",
+        "weekdays": ["MO"],
+    }
+    made = client.post("/api/reminders", json=body, headers=anne)
+    assert made.status_code == 201
+    reminder = made.json()
+    assert (reminder["asked_by_name"], reminder["rrule"], reminder["next_at"]) == (
+        "Anne",
+        "FREQ=WEEKLY;BYDAY=MO",
+        "2026-03-02T10:00",
+    )
+    assert [r["id"] for r in client.get("/api/reminders", headers=anne).json()] == [reminder["id"]]
+    assert client.delete(f"/api/reminders/{reminder['id']}", headers=anne).status_code == 204
+    assert client.get("/api/reminders", headers=anne).json() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"text": "Kaffe", "starts_at": "2026-03-01T10:00"}, "in_the_past"),
+        ({"text": "Kaffe", "starts_at": "2026-02-30T10:00"}, "no_such_date"),
+        ({"text": "Kaffe", "starts_at": "2026-03-29T02:30"}, "dst_gap"),
+        ({"text": "x" * 5000, "starts_at": "2026-03-03T10:00"}, "too_long"),
+        ({"text": "", "starts_at": "2026-03-03T10:00"}, "no_text"),
+    ],
+)
+def test_bad_input_is_refused_with_its_reason_and_nothing_saved(
+    database: Database, body: dict[str, str], reason: str
+) -> None:
+    client = client_of(database)
+    anne = paired(client, database, "anne@example.dk")
+    response = client.post("/api/reminders", json=body, headers=anne)
+    assert response.status_code == 400 and response.json()["detail"]["reason"] == reason
+    with database.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(reminders)) == 0
+
+
+def test_households_are_isolated_through_the_api(database: Database) -> None:
+    with database.engine.begin() as connection:
+        connection.execute(insert(households).values(id=2, name="", created_utc=NOW))
+    client = client_of(database)
+    anne, bent = paired(client, database, "anne@example.dk"), paired(client, database, "bent@example.dk", 2)
+    body = {"text": "Annes hemmelighed", "starts_at": "2026-03-03T10:00"}
+    secret = client.post("/api/reminders", json=body, headers=anne).json()["id"]
+    assert client.get(f"/api/reminders/{secret}", headers=bent).status_code == 404
+    assert client.delete(f"/api/reminders/{secret}", headers=bent).status_code == 404
+    assert client.get("/api/reminders", headers=bent).json() == []
+    assert client.get("/api/reminders").status_code == 401
+
+
+def test_the_openapi_document_survives_generated_requests(database: Database) -> None:
+    app = create_app(database, now=lambda: NOW)
+    token = paired(TestClient(app), database, "anne@example.dk")
+    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
+    checked = 0
+    for operation in schema.get_all_operations():
+        assert isinstance(operation, Ok), operation  # the document itself must be valid
+        api_operation = operation.ok()
+
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(case=api_operation.as_strategy())
+        def no_server_error(case: schemathesis.Case[Any]) -> None:
+            response = case.call(headers=token)
+            assert response.status_code < 500, (case.method, case.path, response.text)
+
+        no_server_error()
+        checked += 1
+    assert checked >= 6  # every operation of the API was exercised
