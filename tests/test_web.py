@@ -235,3 +235,26 @@ def test_a_group_a_relative_suggests_is_mentioned_once_in_the_next_conversation(
     clock.now += timedelta(hours=2)
     again, _ = say(mind, "Godmorgen igen.")
     assert "foreslået" not in again
+
+
+def test_a_reminder_is_changed_in_its_own_household_only(database: Database) -> None:
+    client = browser(database)
+    pair(client, new_code(database.engine, DEVICE_HOUSEHOLD, NOW), "anne@example.dk")
+    add_reminder(client, text="Kaffe", date="2026-03-03", time="10:00", repeat="once")
+    (reminder_id,) = [int(i) for i in re.findall(r"/reminders/(\d+)/edit", client.get("/reminders").text)]
+    form = client.get(f"/reminders/{reminder_id}/edit").text
+    assert "<h1>Ret påmindelsen</h1>" in form and 'value="2026-03-03"' in form and ">Kaffe</textarea>" in form
+    fields = {"text": "Kaffe med Lone", "date": "2026-03-04", "time": "15:00", "repeat": "daily"}
+    page = client.post(f"/reminders/{reminder_id}/edit", data={**fields, "csrf": csrf_of(form)}).text
+    assert "Kaffe med Lone" in page and re.search(r"Hver dag klokken 15[.:]00", page)
+    refused = client.post(
+        f"/reminders/{reminder_id}/edit", data={**fields, "date": "2026-02-30", "csrf": csrf_of(form)}
+    )
+    assert refused.status_code == 400 and "findes ikke" in refused.text
+    with database.engine.begin() as connection:
+        connection.execute(insert(households).values(id=2, name="", created_utc=NOW))
+    stranger = browser(database, "192.0.2.9")
+    pair(stranger, new_code(database.engine, 2, NOW), "bent@example.dk", name="Bent")
+    assert stranger.get(f"/reminders/{reminder_id}/edit").status_code == 404
+    token = csrf_of(stranger.get("/reminders").text)
+    assert stranger.post(f"/reminders/{reminder_id}/edit", data={**fields, "csrf": token}).status_code == 404

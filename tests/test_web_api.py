@@ -67,6 +67,12 @@ def test_pair_make_list_and_delete_a_weekly_reminder(database: Database) -> None
         "2026-03-02T10:00",
     )
     assert [r["id"] for r in client.get("/api/reminders", headers=anne).json()] == [reminder["id"]]
+    changed = client.put(
+        f"/api/reminders/{reminder['id']}",
+        json={**body, "text": "Vand roserne", "repeat": "daily"},
+        headers=anne,
+    )
+    assert changed.status_code == 200 and changed.json()["rrule"] == "FREQ=DAILY"
     assert client.delete(f"/api/reminders/{reminder['id']}", headers=anne).status_code == 204
     assert client.get("/api/reminders", headers=anne).json() == []
 
@@ -122,4 +128,4 @@ def test_the_openapi_document_survives_generated_requests(database: Database) ->
 
         no_server_error()
         checked += 1
-    assert checked >= 6  # every operation of the API was exercised
+    assert checked >= 7  # every operation of the API was exercised

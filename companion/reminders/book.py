@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from companion.errors import ReminderError
 from companion.reminders.recurrence import (
@@ -192,6 +192,33 @@ class ReminderBook:
         )
         with self.engine.connect() as connection:
             return [(row.speak_utc, row.lead, row.state) for row in connection.execute(query)]
+
+    @store_errors("change the reminder")
+    def update(self, reminder_id: int, text: str, at: datetime | str, rrule: str | None) -> Reminder | None:
+        """New words, time or repetition for a reminder (checked as a new one would be); None if it is gone.
+
+        Its `created_utc` moves to now: the scheduler counts the changed reminder from its change, so a
+        time moved into the past is not suddenly caught up on or marked missed. What it already said stays
+        in its history."""
+        reminder = self.get(reminder_id)
+        if reminder is None:
+            return None
+        wall = parse_wall(at) if isinstance(at, str) else at.replace(second=0, microsecond=0, tzinfo=None)
+        text = " ".join(text.split())
+        self._check(text, wall, rrule or None, reminder.asked_by, reminder.asked_by_name)
+        now = self._now()
+        values = {
+            "text": text,
+            "starts_at": wall_text(wall),
+            "rrule": rrule.strip() if rrule else None,
+            "created_utc": now,
+            "updated_utc": now,
+        }
+        with writing(self.engine) as connection:
+            connection.execute(update(reminders).where(reminders.c.id == reminder_id).values(**values))
+        if self.on_change is not None:
+            self.on_change()
+        return self.get(reminder_id)
 
     @store_errors("delete the reminder")
     def delete(self, reminder_id: int) -> bool:

@@ -105,6 +105,7 @@ reminders = Table(
     Column("group_id", String(64), ForeignKey("groups.id", ondelete="SET NULL"), nullable=True),
     # Urgent reminders are spoken in quiet hours too.
     Column("urgent", Boolean, nullable=False),
+    # When this version of the reminder was saved (made, or last changed): the scheduler counts from it.
     Column("created_utc", DateTime, nullable=False),
     Column("updated_utc", DateTime, nullable=False),
     # The web account that made it (for its list and the audit log); null when made by voice.

@@ -218,6 +218,31 @@ def get_reminder(
     return _out(web, _own(web, _bearer(web, authorization), reminder_id))
 
 
+@router.put(
+    "/reminders/{reminder_id}",
+    response_model=ReminderOut,
+    responses={400: {"model": Problem}, 404: {"model": Problem}},
+)
+def change_reminder(
+    reminder_id: int,
+    body: NewReminder,
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+) -> ReminderOut:
+    web = _web(request)
+    account = _bearer(web, authorization)
+    _own(web, account, reminder_id)
+    rule = {"daily": "FREQ=DAILY", "weekly": weekly_rule([d for d in body.weekdays if d in WEEKDAYS])}
+    try:
+        changed = web.book.update(reminder_id, body.text, parse_wall(body.starts_at), rule.get(body.repeat))
+    except ReminderError as error:
+        raise _problem(400, error.reason, FIELD_OF_REASON.get(error.reason, "starts_at")) from error
+    if changed is None:
+        raise _problem(404, "not_found")
+    audit(web, account, "reminder_changed", reminder_id)
+    return _out(web, changed)
+
+
 @router.delete("/reminders/{reminder_id}", status_code=204, responses={404: {"model": Problem}})
 def delete_reminder(
     reminder_id: int, request: Request, authorization: Annotated[str | None, Header()] = None

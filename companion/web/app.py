@@ -92,7 +92,7 @@ def render(
 def create_app(
     database: Database, settings: WebSettings | None = None, now: Callable[[], datetime] = utc_now
 ) -> FastAPI:
-    from companion.web import api, pages
+    from companion.web import api, pages, reminder_forms
 
     web = Web(database, settings or WebSettings(), now)
     app = FastAPI(
@@ -107,6 +107,7 @@ def create_app(
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
+    app.include_router(reminder_forms.router)
     app.include_router(api.router)
 
     @app.exception_handler(StarletteHTTPException)

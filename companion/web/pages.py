@@ -15,10 +15,9 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import insert
 
-from companion.errors import ReminderError
 from companion.mind.catalogue import COPENHAGEN, Group
 from companion.reminders.book import Reminder
-from companion.reminders.recurrence import expand, local, parse_wall
+from companion.reminders.recurrence import expand, local
 from companion.store.catalogue import load_catalogue_from_db
 from companion.store.database import writing
 from companion.store.household import suggest_group
@@ -47,7 +46,7 @@ def _web(request: Request) -> Web:
     return web
 
 
-def _relative(request: Request) -> tuple[Web, Visitor, Account]:
+def relative(request: Request) -> tuple[Web, Visitor, Account]:
     web = _web(request)
     who = visitor(web, request)
     if who.account is None:
@@ -234,7 +233,7 @@ def _upcoming_groups(web: Web, language: str) -> list[dict[str, str]]:
 
 @router.get("/reminders")
 def reminders_page(request: Request, suggested: str = "") -> Response:
-    web, who, account = _relative(request)
+    web, who, account = relative(request)
     gettext = _gettext(who)
     listed = [_listed(web, r, who.language, gettext) for r in web.book.all(account.household_id)]
     groups = _upcoming_groups(web, who.language)
@@ -244,7 +243,7 @@ def reminders_page(request: Request, suggested: str = "") -> Response:
 
 @router.post("/groups/{group_id}/suggest")
 def suggest(request: Request, group_id: str, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
-    web, who, account = _relative(request)
+    web, who, account = relative(request)
     check_csrf(csrf, who.csrf)
     if all(group.id != group_id for group in _groups(web, who.language)):
         raise HTTPException(status_code=404)
@@ -252,60 +251,6 @@ def suggest(request: Request, group_id: str, csrf: Annotated[str, Form(max_lengt
         web.database.engine, account.household_id or 0, group_id, account.id, account.name, web.now()
     )
     return RedirectResponse(f"/reminders?suggested={group_id}", status_code=303)
-
-
-@router.get("/reminders/new")
-def new_reminder_page(request: Request) -> Response:
-    web, who, _account = _relative(request)
-    today = local(web.now()).date().isoformat()
-    return render(web, request, who, "reminder_form.html", form={"date": today, "repeat": "once"}, errors={})
-
-
-@router.post("/reminders/new")
-def new_reminder(
-    request: Request,
-    text: Annotated[str, Form(max_length=5000)] = "",
-    day: Annotated[str, Form(alias="date", max_length=20)] = "",
-    clock: Annotated[str, Form(alias="time", max_length=10)] = "",
-    repeat: Annotated[str, Form(max_length=10)] = "once",
-    weekdays: Annotated[list[str] | None, Form(max_length=2)] = None,
-    csrf: Annotated[str, Form(max_length=100)] = "",
-) -> Response:
-    web, who, account = _relative(request)
-    check_csrf(csrf, who.csrf)
-    chosen = [d for d in (weekdays or []) if d in WEEKDAYS]
-    form = {"text": text, "date": day, "time": clock, "repeat": repeat, "weekdays": chosen}
-    rule = {"daily": "FREQ=DAILY", "weekly": weekly_rule(chosen)}
-    try:
-        wall = parse_wall(f"{day}T{clock}")
-        reminder = web.book.create(
-            text,
-            wall,
-            rrule=rule.get(repeat),
-            asked_by="relative",
-            asked_by_name=account.name,
-            household_id=account.household_id or 0,
-            created_by=account.id,
-        )
-    except ReminderError as error:
-        errors = {FIELD_OF_REASON.get(error.reason, "when"): error.reason}
-        return render(web, request, who, "reminder_form.html", 400, form=form, errors=errors)
-    audit(web, account, "reminder_created", reminder.id)
-    return RedirectResponse("/reminders", status_code=303)
-
-
-@router.post("/reminders/{reminder_id}/delete")
-def delete_reminder(
-    request: Request, reminder_id: int, csrf: Annotated[str, Form(max_length=100)] = ""
-) -> Response:
-    web, who, account = _relative(request)
-    check_csrf(csrf, who.csrf)
-    reminder = web.book.get(reminder_id)
-    if reminder is None or reminder.household_id != account.household_id:
-        raise HTTPException(status_code=404)  # another household's reminder does not exist for this visitor
-    web.book.delete(reminder_id)
-    audit(web, account, "reminder_deleted", reminder_id)
-    return RedirectResponse("/reminders", status_code=303)
 
 
 def weekly_rule(weekdays: list[str]) -> str:
