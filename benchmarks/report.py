@@ -73,6 +73,8 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         "- *Memory*: VmRSS of the process, sampled every 10 full spoken turns (STT, LLM, TTS), minus the",
         "  bytes of the three model files.",
         "",
+        *OTHER_BENCHMARKS,
+        "",
     ]
     out.write_text("\n".join(lines))
 
@@ -85,6 +87,12 @@ def _series(rss_by_turn: dict[Any, float]) -> str:
 
 def _row(target: str, measured: str, ok: bool) -> str:
     return f"| {target} | {measured} | {'met' if ok else '**not met**'} |"
+
+
+OTHER_BENCHMARKS = (
+    "Other benchmarks, each with its own file: `MIND.md` (the dialog policy), `REMINDERS.md` (the reminder",
+    "scheduler: on time, idle CPU), `WEB.md` (the web page under load: page times, memory).",
+)
 
 
 def _target_rows(

@@ -24,11 +24,12 @@ import numpy as np
 
 from benchmarks.instruments import PacedSink, PacedWavSource, StageClock, instrument, resident_mb
 from companion.device import DeviceLoop
-from companion.engines import Engines, build_engines, limit_malloc_arenas
+from companion.engines import Engines, build_engines
 from companion.events import Clause, EndReason, Event, Transcript, Utterance
 from companion.llm import base_prompt
 from companion.observers import ObserverHub
 from companion.pipeline import TurnPlayer
+from companion.process import limit_malloc_arenas
 from companion.settings import Settings, load_settings
 from hardware.factory import Hardware
 from hardware.light import ConsoleLight

@@ -15,8 +15,9 @@ from companion.errors import CompanionError, SettingsError
 from companion.mind.build import load_catalogue
 from companion.mind.catalogue import COPENHAGEN, Group
 from companion.settings import Settings, data_dir, dialogs_dir
-from companion.store.catalogue import FORMATS, groups_on_offer, import_ics, seed_catalogue
+from companion.store.catalogue import FORMATS, groups_on_offer, seed_catalogue
 from companion.store.database import Database
+from companion.store.ics import import_ics
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

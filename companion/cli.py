@@ -36,9 +36,10 @@ def replies_dir(settings: Settings) -> Path:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from companion.device import DeviceLoop
-    from companion.engines import build_engines, limit_malloc_arenas
+    from companion.engines import build_engines
     from companion.mind.understand import load_language
     from companion.observers import ConsolePrinter, LightObserver, ObserverHub
+    from companion.process import limit_malloc_arenas
     from companion.reminders.clock import SystemClock
     from companion.reminders.service import reminder_desk
     from companion.settings import dialogs_dir
@@ -124,9 +125,11 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from companion.process import limit_malloc_arenas
     from companion.store.database import Database
     from companion.web.app import create_app
 
+    limit_malloc_arenas()  # the web process shares the Pi's memory with the models
     database = Database(data_dir(settings), settings.reminders.snapshots_kept).open()
     try:
         log.info("the web page: http://%s:%d", settings.web.host, settings.web.port)

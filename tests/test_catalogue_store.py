@@ -20,8 +20,9 @@ from companion.errors import SettingsError
 from companion.mind.build import load_catalogue
 from companion.mind.catalogue import COPENHAGEN, Catalogue, parse_group
 from companion.settings import Settings
-from companion.store.catalogue import group_id_of, import_ics, load_catalogue_from_db, seed_catalogue
+from companion.store.catalogue import load_catalogue_from_db, seed_catalogue
 from companion.store.database import Database
+from companion.store.ics import group_id_of, import_ics
 from companion.store.schema import groups
 
 from minds import DIALOGS

@@ -147,3 +147,15 @@ def test_a_database_from_a_newer_version_is_refused_in_plain_words(tmp_path: Pat
     connection.close()
     with pytest.raises(StoreError, match="made by a newer version"):
         Database(tmp_path).open()
+
+
+def test_the_newest_revision_is_known_without_alembic_and_matches_alembics_head(tmp_path: Path) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(database_module.MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == database_module.newest_revision()
+    with Database(tmp_path):
+        pass
+    assert database_module.at_newest_revision(tmp_path / "companion.db")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -64,6 +65,7 @@ class Group:
         return found.replace(tzinfo=COPENHAGEN)
 
 
+@lru_cache(maxsize=1024)
 def rules_of(text: str, first: datetime) -> rruleset:
     """The sessions of recurrence `text` counted from the wall time `first`.
 

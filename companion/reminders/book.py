@@ -7,7 +7,7 @@ Every refusal is a `ReminderError` whose message says why in plain words.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -181,17 +181,34 @@ class ReminderBook:
         with self.engine.connect() as connection:
             return [Reminder.from_row(row) for row in connection.execute(query)]
 
-    @store_errors("read a reminder's history")
-    def history(self, reminder_id: int, limit: int = 5) -> list[tuple[datetime, str, str]]:
-        """(speak time in UTC, lead, state) of its latest occurrences, newest first."""
-        query = (
-            select(occurrences.c.speak_utc, occurrences.c.lead, occurrences.c.state)
-            .where(occurrences.c.reminder_id == reminder_id)
-            .order_by(occurrences.c.speak_utc.desc())
-            .limit(limit)
+    @store_errors("read the reminders' history")
+    def histories(
+        self, reminder_ids: Sequence[int], limit: int = 5
+    ) -> dict[int, list[tuple[datetime, str, str]]]:
+        """(speak time in UTC, lead, state) of each reminder's latest occurrences, newest first — in one
+        query for a whole page of reminders."""
+        newest = (
+            func.row_number()
+            .over(partition_by=occurrences.c.reminder_id, order_by=occurrences.c.speak_utc.desc())
+            .label("newest")
         )
+        ranked = (
+            select(
+                occurrences.c.reminder_id,
+                occurrences.c.speak_utc,
+                occurrences.c.lead,
+                occurrences.c.state,
+                newest,
+            )
+            .where(occurrences.c.reminder_id.in_(list(reminder_ids)))
+            .subquery()
+        )
+        query = select(ranked).where(ranked.c.newest <= limit).order_by(ranked.c.reminder_id, ranked.c.newest)
+        found: dict[int, list[tuple[datetime, str, str]]] = {rid: [] for rid in reminder_ids}
         with self.engine.connect() as connection:
-            return [(row.speak_utc, row.lead, row.state) for row in connection.execute(query)]
+            for row in connection.execute(query):
+                found[row.reminder_id].append((row.speak_utc, row.lead, row.state))
+        return found
 
     @store_errors("change the reminder")
     def update(self, reminder_id: int, text: str, at: datetime | str, rrule: str | None) -> Reminder | None:

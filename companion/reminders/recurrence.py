@@ -13,6 +13,7 @@ import calendar
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from dateutil.rrule import rrule, rruleset, rrulestr
@@ -129,8 +130,12 @@ def check_rule_text(text: str) -> None:
             raise ReminderError("The rule names a day that does not exist in its months, so it never fires.")
 
 
+@lru_cache(maxsize=4096)
 def expand(text: str | None, start: datetime) -> rrule | rruleset:
-    """The occurrences (naive wall times) of a rule anchored at `start`; a one-off is a set of one."""
+    """The occurrences (naive wall times) of a rule anchored at `start`; a one-off is a set of one.
+
+    Kept once parsed (a page of reminders asks for the same rules again and again); the rule objects are
+    only ever iterated, never changed, so sharing them between threads is safe."""
     if not text:
         single = rruleset()
         single.rdate(start)

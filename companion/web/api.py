@@ -88,7 +88,9 @@ def _bearer(web: Web, authorization: str | None) -> Account:
     return account
 
 
-def _out(web: Web, reminder: Reminder) -> ReminderOut:
+def _out(web: Web, reminder: Reminder, history: list[tuple[datetime, str, str]] | None = None) -> ReminderOut:
+    if history is None:
+        history = web.book.histories([reminder.id])[reminder.id]
     following = expand(reminder.rrule, reminder.starts_at).after(local(web.now()))
     return ReminderOut(
         id=reminder.id,
@@ -97,10 +99,7 @@ def _out(web: Web, reminder: Reminder) -> ReminderOut:
         starts_at=wall_text(reminder.starts_at),
         rrule=reminder.rrule,
         next_at=wall_text(following) if following else None,
-        history=[
-            Occurrence(speak_utc=at, lead=lead, state=state)
-            for at, lead, state in web.book.history(reminder.id)
-        ],
+        history=[Occurrence(speak_utc=at, lead=lead, state=state) for at, lead, state in history],
     )
 
 
@@ -177,7 +176,9 @@ def list_reminders(
 ) -> list[ReminderOut]:
     web = _web(request)
     account = _bearer(web, authorization)
-    return [_out(web, r) for r in web.book.all(account.household_id)]
+    own = web.book.all(account.household_id)
+    histories = web.book.histories([r.id for r in own])
+    return [_out(web, r, histories[r.id]) for r in own]
 
 
 @router.post("/reminders", response_model=ReminderOut, status_code=201, responses={400: {"model": Problem}})

@@ -8,12 +8,14 @@ in-process (FastAPI's TestClient) on a hand-moved clock. Who may see what is dec
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -28,6 +30,7 @@ from companion.web.i18n import choose_language, translations
 from companion.web.security import FORM_COOKIE, SESSION_COOKIE, security_headers, set_cookie
 
 HERE = Path(__file__).resolve().parent
+WORKER_THREADS = 8
 LANGUAGE_COOKIE = "companion_language"
 
 
@@ -42,6 +45,8 @@ class Web:
     sessions: Sessions = field(init=False)
     throttle: Throttle = field(init=False)
     book: ReminderBook = field(init=False)
+    minute_cache: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
+    """What every page shows and only time changes (the groups of the next two weeks), per minute."""
 
     def __post_init__(self) -> None:
         self.templates = Jinja2Templates(directory=HERE / "templates")
@@ -95,7 +100,16 @@ def create_app(
     from companion.web import api, pages, reminder_forms
 
     web = Web(database, settings or WebSettings(), now)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # A household's page has a handful of visitors: a few worker threads serve them, where the default
+        # forty would each keep memory of their own (and fight over the GIL on two cores).
+        to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="companion",
         summary="Reminders for a household's companion, set by its relatives.",
         version="1",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any
 
 from babel.dates import format_date, format_time, get_day_names
@@ -164,7 +165,9 @@ def pair(
 # -- a relative's reminders ------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def _when(moment: datetime, language: str) -> str:
+    """ "mandag den 2. marts 2026 klokken 10:00" (cached: a page says the same times over and over)."""
     day = format_date(moment.date(), "full", locale=language)
     at = format_time(moment.time(), "HH:mm", locale=language)
     return translations(language).gettext("%(day)s at %(time)s") % {"day": day, "time": at}
@@ -185,19 +188,21 @@ def _repeat_words(reminder: Reminder, language: str, gettext: Callable[[str], st
     return gettext("Every week on %(days)s at %(time)s") % {"days": ", ".join(days), "time": at}
 
 
-def _listed(web: Web, reminder: Reminder, language: str, gettext: Callable[[str], str]) -> dict[str, Any]:
+def _listed(
+    web: Web,
+    reminder: Reminder,
+    history: list[tuple[datetime, str, str]],
+    language: str,
+    gettext: Callable[[str], str],
+) -> dict[str, Any]:
     following = expand(reminder.rrule, reminder.starts_at).after(local(web.now()))
-    history = [
-        {"when": _when(local(at), language), "state": state}
-        for at, _lead, state in web.book.history(reminder.id)
-    ]
     return {
         "id": reminder.id,
         "text": reminder.text,
         "by": reminder.asked_by_name if reminder.asked_by != "person" else "",
         "repeat": _repeat_words(reminder, language, gettext),
         "next": _when(following, language) if following else "",
-        "history": history,
+        "history": [{"when": _when(local(at), language), "state": state} for at, _lead, state in history],
     }
 
 
@@ -214,7 +219,16 @@ def _groups(web: Web, language: str) -> tuple[Group, ...]:
 
 
 def _upcoming_groups(web: Web, language: str) -> list[dict[str, str]]:
-    now = local(web.now()).replace(tzinfo=COPENHAGEN)
+    """The catalogue's sessions of the next two weeks, worked out once a minute (every page shows them)."""
+    minute = local(web.now()).replace(second=0, microsecond=0)
+    key = (language, minute.isoformat())
+    if key not in web.minute_cache:
+        web.minute_cache.clear()
+        web.minute_cache[key] = _work_out_upcoming_groups(web, language, minute.replace(tzinfo=COPENHAGEN))
+    return web.minute_cache[key]
+
+
+def _work_out_upcoming_groups(web: Web, language: str, now: datetime) -> list[dict[str, str]]:
     coming = []
     for group in _groups(web, language):
         session = group.upcoming(now)
@@ -235,7 +249,9 @@ def _upcoming_groups(web: Web, language: str) -> list[dict[str, str]]:
 def reminders_page(request: Request, suggested: str = "") -> Response:
     web, who, account = relative(request)
     gettext = _gettext(who)
-    listed = [_listed(web, r, who.language, gettext) for r in web.book.all(account.household_id)]
+    own = web.book.all(account.household_id)
+    histories = web.book.histories([r.id for r in own])
+    listed = [_listed(web, r, histories[r.id], who.language, gettext) for r in own]
     groups = _upcoming_groups(web, who.language)
     named = next((g["name"] for g in groups if g["id"] == suggested), "")
     return render(web, request, who, "reminders.html", reminders=listed, groups=groups, suggested=named)
