@@ -26,6 +26,7 @@ from companion.events import (
     AudioStop,
     ButtonDown,
     ButtonUp,
+    EndReason,
     Event,
     ListeningStarted,
     ListenMode,
@@ -34,12 +35,13 @@ from companion.events import (
     Transcript,
     Utterance,
 )
+from companion.mind.replies import Decision
 from companion.observers import ObserverHub
 from companion.pipeline import TurnPlayer
 from companion.reminders.delivery import Announcement, ReminderDesk
 from companion.settings import Settings
 from companion.stages.endpoint import Endpointer
-from companion.stages.tts import reminder_chime
+from companion.stages.tts import earcon, reminder_chime
 from hardware.base import AudioSource, LightPattern
 from hardware.factory import Hardware
 
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 
 _POLL_S = 0.25
 """How often an idle loop looks at the stop flag. Not a turn-taking timer: turns run on audio time."""
+LONG_PRESS_MS = 5000
+"""A hold this long (in audio time) with no speech in it asks for a pairing code for the web page."""
 
 
 @dataclass(frozen=True)
@@ -285,9 +289,26 @@ class DeviceLoop:
         self._observers.publish(event)
         if isinstance(event, ListeningStarted) and event.mode is ListenMode.HANDS_FREE and self._engines.vad:
             self._engines.vad.reset()  # the detector's memory of an earlier turn must not end this one
+        elif isinstance(event, Utterance) and self._long_silent_press(event):
+            self._say_pairing_code()
         elif isinstance(event, Utterance):
             self._person_turn_started()
             self._player.start_turn(event)
+
+    def _long_silent_press(self, utterance: Utterance) -> bool:
+        """The button held for 5 s without a word: the way to ask for a pairing code without speaking."""
+        vad = self._engines.vad
+        if utterance.reason is not EndReason.RELEASE or utterance.duration_ms < LONG_PRESS_MS or vad is None:
+            return False
+        vad.reset()
+        speech = vad(utterance.audio)
+        vad.reset()
+        return speech < self._settings.listening.vad_threshold
+
+    def _say_pairing_code(self) -> None:
+        decision = self._engines.mind.rules.access.pairing_code(Decision(), self._engines.mind.clock())
+        sound = earcon(self._engines.synthesizer.rate, self._settings.speech.volume)
+        self._player.announce(" ".join(decision.lines), sound, lambda _completed: None)
 
     def _speech_probability(self, frame: bytes) -> float:
         vad = self._engines.vad

@@ -4,6 +4,7 @@ a typed turn, and a hands-free tap ended by the real Silero VAD."""
 from __future__ import annotations
 
 import io
+import re
 import threading
 import wave
 from pathlib import Path
@@ -14,7 +15,16 @@ from companion.content import load_persona, load_phrases
 from companion.device import DeviceLoop
 from companion.engines import Engines
 from companion.errors import AudioDeviceError
-from companion.events import Event, ListeningStarted, ListenMode, StageError, Transcript, TurnDone, Utterance
+from companion.events import (
+    Clause,
+    Event,
+    ListeningStarted,
+    ListenMode,
+    StageError,
+    Transcript,
+    TurnDone,
+    Utterance,
+)
 from companion.llm import LlamaChat, LlmOptions
 from companion.observers import ObserverHub
 from companion.settings import HardwareSettings, Settings
@@ -24,7 +34,7 @@ from companion.stages.vad import SileroVad
 from hardware.factory import Hardware, open_hardware
 from hardware.light import ConsoleLight
 from hardware.simulated import SimulatedButton, TypedTextInput
-from hardware.wav import MemorySink, WavFileSource
+from hardware.wav import MemorySink, WavFileSource, write_wav
 
 from minds import make_mind
 
@@ -222,3 +232,36 @@ def test_close_during_a_turn_ends_it_before_the_models_go(engines: Engines) -> N
     assert not runner.is_alive()
     engines.close()  # safe now: no turn is using the models
     assert recorder.events[-1] == TurnDone(interrupted=True)
+
+
+def test_holding_the_button_five_seconds_without_a_word_says_a_pairing_code(
+    engines: Engines, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    silence = tmp_path / "held.wav"
+    write_wav(silence, bytes(2 * 16000 * 6), 16000)  # six seconds held, nothing said
+    hardware = open_hardware(
+        HardwareSettings(mode="simulated"), tmp_path / "replies", simulate=True, input_wav=silence, devices=[]
+    )
+    events = run_loop(hardware, engines)
+    said = " ".join(e.text for e in events if isinstance(e, Clause))
+    assert re.search(r"The code for the web page is \d( \d){3}, \d( \d){3}\.", said), said
+    assert not any(isinstance(e, Transcript) for e in events)  # no recogniser, no model: the code only
+
+
+def test_a_long_hold_with_words_in_it_is_an_ordinary_turn(
+    engines: Engines, speech_wav_16k: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    long_talk = tmp_path / "long.wav"
+    write_wav(long_talk, speech_wav_16k + bytes(2 * 16000 * 5), 16000)
+    hardware = open_hardware(
+        HardwareSettings(mode="simulated"),
+        tmp_path / "replies",
+        simulate=True,
+        input_wav=long_talk,
+        devices=[],
+    )
+    events = run_loop(hardware, engines)
+    assert any(isinstance(e, Transcript) for e in events)
+    assert "code for the web page" not in " ".join(e.text for e in events if isinstance(e, Clause))
