@@ -126,6 +126,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from companion.process import limit_malloc_arenas
+    from companion.settings import dialogs_dir
     from companion.store.database import Database
     from companion.web.app import create_app
 
@@ -133,7 +134,8 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     database = Database(data_dir(settings), settings.reminders.snapshots_kept).open()
     try:
         log.info("the web page: http://%s:%d", settings.web.host, settings.web.port)
-        uvicorn.run(create_app(database, settings.web), host=settings.web.host, port=settings.web.port)
+        app = create_app(database, settings.web, dialogs=dialogs_dir(settings))
+        uvicorn.run(app, host=settings.web.host, port=settings.web.port)
     finally:
         database.close()
     return 0
@@ -197,11 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check audio, GPIO, models and memory, and say how to fix")
     doctor.set_defaults(func=cmd_doctor)
 
+    from companion.accounts_commands import register as register_accounts
     from companion.catalogue_commands import register as register_catalogue
     from models.commands import register
 
     register(commands)
     register_catalogue(commands)
+    register_accounts(commands)
     return parser
 
 

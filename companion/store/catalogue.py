@@ -5,13 +5,13 @@ library is only loaded by the command that imports)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
 
 from companion.mind.catalogue import Catalogue, Group, GroupFormat
-from companion.store.database import utc_now, writing
+from companion.store.database import store_errors, utc_now, writing
 from companion.store.schema import groups
 
 FORMATS: tuple[GroupFormat, ...] = ("physical", "online", "phone")
@@ -102,6 +102,23 @@ def groups_on_offer(engine: Engine, language: str) -> list[tuple[Group, str]]:
     )
     with engine.connect() as connection:
         return [(_group(row._mapping), row.source) for row in connection.execute(query)]
+
+
+@store_errors("retire the group")
+def retire_group(engine: Engine, group_id: str, now: datetime) -> bool:
+    """The group is no longer offered (its row stays: reminders and suggestions may point at it)."""
+    with writing(engine) as connection:
+        changed = connection.execute(
+            update(groups).where(groups.c.id == group_id).values(retired=True, updated_utc=now)
+        ).rowcount
+    return bool(changed)
+
+
+def catalogue_language(engine: Engine) -> str:
+    """The language the device's catalogue was seeded in (Danish on a fresh database)."""
+    with engine.connect() as connection:
+        found = connection.scalar(select(groups.c.language).where(groups.c.retired.is_(False)).limit(1))
+    return str(found) if found else "da"
 
 
 def load_catalogue_from_db(engine: Engine, language: str) -> tuple[Group, ...]:

@@ -41,6 +41,8 @@ class Web:
     database: Database
     settings: WebSettings
     now: Callable[[], datetime] = utc_now
+    dialogs: Path = field(default_factory=lambda: Path(__file__).resolve().parents[2] / "dialogs")
+    """The phrase catalogs (where an imported online group "meets", in the device's words)."""
     templates: Jinja2Templates = field(init=False)
     sessions: Sessions = field(init=False)
     throttle: Throttle = field(init=False)
@@ -53,6 +55,11 @@ class Web:
         self.sessions = Sessions(self.database.engine, timedelta(days=self.settings.session_days))
         self.throttle = Throttle(self.database.engine)
         self.book = ReminderBook(self.database.engine, self.now)
+
+
+def start_page(role: str) -> str:
+    """Where each role starts: a relative's reminders, a coordinator's catalogue, an evaluator's page."""
+    return {"relative": "/reminders", "coordinator": "/catalogue"}.get(role, "/evaluation")
 
 
 @dataclass(frozen=True)
@@ -95,11 +102,16 @@ def render(
 
 
 def create_app(
-    database: Database, settings: WebSettings | None = None, now: Callable[[], datetime] = utc_now
+    database: Database,
+    settings: WebSettings | None = None,
+    now: Callable[[], datetime] = utc_now,
+    dialogs: Path | None = None,
 ) -> FastAPI:
-    from companion.web import api, pages, reminder_forms
+    from companion.web import api, coordinator, pages, reminder_forms
 
     web = Web(database, settings or WebSettings(), now)
+    if dialogs is not None:
+        web.dialogs = dialogs
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -122,6 +134,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(reminder_forms.router)
+    app.include_router(coordinator.router)
     app.include_router(api.router)
 
     @app.exception_handler(StarletteHTTPException)
@@ -147,6 +160,6 @@ def create_app(
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
         who = visitor(web, request)
-        return RedirectResponse("/reminders" if who.account else "/login", status_code=303)
+        return RedirectResponse(start_page(who.account.role) if who.account else "/login", status_code=303)
 
     return app

@@ -24,7 +24,7 @@ from companion.store.database import writing
 from companion.store.household import suggest_group
 from companion.store.schema import audit_log
 from companion.web.accounts import Account, AccountError, authenticate, create_account
-from companion.web.app import Visitor, Web, render, visitor
+from companion.web.app import Visitor, Web, render, start_page, visitor
 from companion.web.i18n import LANGUAGES, translations
 from companion.web.pairing import redeem
 from companion.web.security import FORM_COOKIE, SESSION_COOKIE, check_csrf, set_cookie
@@ -63,7 +63,7 @@ def _client(request: Request) -> str:
 
 def _signed_in(web: Web, request: Request, account: Account) -> Response:
     token, _csrf = web.sessions.start(account.id, web.now())
-    response = RedirectResponse("/reminders", status_code=303)
+    response = RedirectResponse(start_page(account.role), status_code=303)
     set_cookie(response, request, SESSION_COOKIE, token, max_age=web.settings.session_days * 24 * 3600)
     response.delete_cookie(FORM_COOKIE, path="/")
     return response
@@ -166,7 +166,7 @@ def pair(
 
 
 @lru_cache(maxsize=4096)
-def _when(moment: datetime, language: str) -> str:
+def when_words(moment: datetime, language: str) -> str:
     """ "mandag den 2. marts 2026 klokken 10:00" (cached: a page says the same times over and over)."""
     day = format_date(moment.date(), "full", locale=language)
     at = format_time(moment.time(), "HH:mm", locale=language)
@@ -177,7 +177,7 @@ def _repeat_words(reminder: Reminder, language: str, gettext: Callable[[str], st
     at = format_time(reminder.starts_at.time(), "HH:mm", locale=language)
     rule = reminder.rrule or ""
     if not rule:
-        return gettext("Once: %(when)s") % {"when": _when(reminder.starts_at, language)}
+        return gettext("Once: %(when)s") % {"when": when_words(reminder.starts_at, language)}
     if rule.startswith("FREQ=DAILY"):
         return gettext("Every day at %(time)s") % {"time": at}
     names = get_day_names("wide", locale=language)
@@ -201,9 +201,22 @@ def _listed(
         "text": reminder.text,
         "by": reminder.asked_by_name if reminder.asked_by != "person" else "",
         "repeat": _repeat_words(reminder, language, gettext),
-        "next": _when(following, language) if following else "",
-        "history": [{"when": _when(local(at), language), "state": state} for at, _lead, state in history],
+        "next": when_words(following, language) if following else "",
+        "history": [
+            {"when": when_words(local(at), language), "state": state} for at, _lead, state in history
+        ],
     }
+
+
+@router.get("/evaluation")
+def evaluation_page(request: Request) -> Response:
+    web = _web(request)
+    who = visitor(web, request)
+    if who.account is None:
+        raise HTTPException(status_code=401)
+    if who.account.role != "evaluator":
+        raise HTTPException(status_code=403)
+    return render(web, request, who, "evaluation.html")
 
 
 GROUPS_AHEAD = timedelta(days=14)
@@ -238,7 +251,7 @@ def _work_out_upcoming_groups(web: Web, language: str, now: datetime) -> list[di
         {
             "id": group.id,
             "name": group.name,
-            "when": _when(session.replace(tzinfo=None), language),
+            "when": when_words(session.replace(tzinfo=None), language),
             "place": group.place,
         }
         for session, group in sorted(coming, key=lambda pair: pair[0])

@@ -1,0 +1,93 @@
+"""The coordinator's page: the group catalogue — what the companion may point people toward.
+
+A coordinator sees groups, never a household's reminders or conversations. Groups come from the shipped
+catalogue, from a group's own calendar file (.ics, uploaded here) or are retired when they stop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from companion.content import load_phrases
+from companion.errors import SettingsError
+from companion.mind.catalogue import COPENHAGEN
+from companion.reminders.recurrence import local
+from companion.store.catalogue import catalogue_language, groups_on_offer, retire_group
+from companion.web.app import Visitor, Web, render, visitor
+from companion.web.pages import when_words
+from companion.web.security import check_csrf
+
+router = APIRouter()
+MAX_CALENDAR = 2_000_000
+"""Bytes: a group's calendar is a few kilobytes; anything this large is not one."""
+
+
+def _coordinator(request: Request) -> tuple[Web, Visitor]:
+    web: Web = request.app.state.web
+    who = visitor(web, request)
+    if who.account is None:
+        raise HTTPException(status_code=401)
+    if who.account.role != "coordinator":
+        raise HTTPException(status_code=403)
+    return web, who
+
+
+def _page(web: Web, request: Request, who: Visitor, status: int = 200, **extra: object) -> Response:
+    language = catalogue_language(web.database.engine)
+    now = local(web.now()).replace(tzinfo=COPENHAGEN)
+    listed = []
+    for group, source in groups_on_offer(web.database.engine, language):
+        session = group.upcoming(now)
+        listed.append(
+            {
+                "id": group.id,
+                "name": group.name,
+                "place": group.place,
+                "source": source,
+                "next": when_words(session.replace(tzinfo=None), who.language) if session else "",
+            }
+        )
+    return render(web, request, who, "catalogue.html", status, groups=listed, **extra)
+
+
+@router.get("/catalogue")
+def catalogue_page(request: Request) -> Response:
+    web, who = _coordinator(request)
+    return _page(web, request, who)
+
+
+@router.post("/catalogue/{group_id}/retire")
+def retire(request: Request, group_id: str, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    web, who = _coordinator(request)
+    check_csrf(csrf, who.csrf)
+    if not retire_group(web.database.engine, group_id, web.now()):
+        raise HTTPException(status_code=404)
+    return RedirectResponse("/catalogue", status_code=303)
+
+
+@router.post("/catalogue/import")
+async def import_calendar(
+    request: Request,
+    calendar: Annotated[UploadFile, File()],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    web, who = _coordinator(request)
+    check_csrf(csrf, who.csrf)
+    from companion.store.ics import import_ics  # the icalendar library only where a calendar comes in
+
+    data = await calendar.read(MAX_CALENDAR + 1)
+    language = catalogue_language(web.database.engine)
+    phrases = load_phrases(web.dialogs, language)
+    places = {kind: phrases.say(f"remote_place_{kind}") for kind in ("online", "phone")}
+    try:
+        if len(data) > MAX_CALENDAR:
+            raise SettingsError("The file is too large to be a group's calendar.")
+        now = local(web.now()).replace(tzinfo=COPENHAGEN)
+        imported = import_ics(web.database.engine, data, language, remote_places=places, now=now)
+    except SettingsError as error:
+        # In English: the reason names the event and the calendar's own field names (SUMMARY, DTSTART).
+        return _page(web, request, who, 400, problem=error.message)
+    return _page(web, request, who, imported=[group.name for group in imported])

@@ -1,0 +1,115 @@
+"""The coordinator's catalogue page and the accounts command: roles see only their own pages."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from test_web import csrf_of, pair
+
+from companion.cli import main
+from companion.mind.build import load_catalogue
+from companion.store.catalogue import groups_on_offer, seed_catalogue
+from companion.store.database import Database, writing
+from companion.store.schema import DEVICE_HOUSEHOLD
+from companion.web.accounts import create_account
+from companion.web.app import create_app
+from companion.web.pairing import new_code
+
+from clocks import utc
+
+NOW = utc("2026-03-02T09:00")
+DIALOGS = Path(__file__).parent.parent / "dialogs"
+KNITTING = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:strik-valby@example.dk
+SUMMARY:Strikkecafe i Valby
+DESCRIPTION:Vi strikker og drikker kaffe.
+LOCATION:Valby Kulturhus
+DTSTART;TZID=Europe/Copenhagen:20260304T140000
+DTEND;TZID=Europe/Copenhagen:20260304T160000
+RRULE:FREQ=WEEKLY;BYDAY=WE
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    with Database(tmp_path) as opened:
+        seed_catalogue(opened.engine, load_catalogue(DIALOGS, "da"), "da")
+        yield opened
+
+
+def signed_in(database: Database, role: str, email: str) -> TestClient:
+    with writing(database.engine) as connection:
+        create_account(
+            connection,
+            household_id=None,
+            role=role,
+            name=role.title(),
+            email=email,
+            password="korrekt hest batteri",
+            language="da",
+            now=NOW,
+        )
+    client = TestClient(create_app(database, now=lambda: NOW), headers={"accept-language": "da"})
+    token = csrf_of(client.get("/login").text)
+    client.post("/login", data={"email": email, "password": "korrekt hest batteri", "csrf": token})
+    return client
+
+
+def test_a_coordinator_imports_a_calendar_and_retires_a_group(database: Database) -> None:
+    coordinator = signed_in(database, "coordinator", "lone@kommune.dk")
+    page = coordinator.get("/").text
+    assert "<h1>Gruppekatalog</h1>" in page
+    shown = coordinator.post(
+        "/catalogue/import",
+        data={"csrf": csrf_of(page)},
+        files={"calendar": ("strik.ics", KNITTING, "text/calendar")},
+    ).text
+    assert "Importeret: Strikkecafe i Valby" in shown
+    group_id = re.findall(r'action="/catalogue/([\w-]+)/retire"', shown)[0]
+    coordinator.post(f"/catalogue/{group_id}/retire", data={"csrf": csrf_of(shown)})
+    names = [group.name for group, _source in groups_on_offer(database.engine, "da")]
+    assert "Strikkecafe i Valby" in names and len(names) == 14  # 14 shipped + 1 imported − 1 retired
+    broken = coordinator.post(
+        "/catalogue/import",
+        data={"csrf": csrf_of(shown)},
+        files={"calendar": ("x.ics", b"BEGIN:VCALENDAR\nnot a calendar", "text/calendar")},
+    )
+    assert broken.status_code == 400 and "Intet blev importeret" in broken.text
+
+
+def test_each_role_sees_only_its_own_pages(database: Database) -> None:
+    coordinator = signed_in(database, "coordinator", "lone@kommune.dk")
+    assert coordinator.get("/reminders").status_code == 403
+    assert coordinator.get("/api/reminders").status_code == 401  # the API wants a bearer token
+    evaluator = signed_in(database, "evaluator", "eva@uni.dk")
+    assert "<h1>Brugsoversigter</h1>" in evaluator.get("/").text
+    assert evaluator.get("/catalogue").status_code == 403
+    relative = TestClient(create_app(database, now=lambda: NOW), headers={"accept-language": "da"})
+    pair(relative, new_code(database.engine, DEVICE_HOUSEHOLD, NOW), "anne@example.dk")
+    assert relative.get("/catalogue").status_code == 403
+    token = csrf_of(relative.get("/reminders").text)
+    assert relative.post("/catalogue/laesegruppe-valby/retire", data={"csrf": token}).status_code == 403
+
+
+def test_the_accounts_command_makes_a_coordinator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "companion.toml"
+    config.write_text(f'[general]\ndata_dir = "{tmp_path}"\n')
+    monkeypatch.setattr("sys.stdin", io.StringIO("korrekt hest batteri\n"))
+    role = ["--role", "coordinator", "--name", "Lone", "--email", "lone@kommune.dk"]
+    assert main(["--config", str(config), "accounts", "add", *role]) == 0
+    assert main(["--config", str(config), "accounts", "list"]) == 0
+    assert "coordinator  Lone" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("kort\n"))
+    assert main(["--config", str(config), "accounts", "add", *role]) == 1  # too short, and taken
