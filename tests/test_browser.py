@@ -150,3 +150,39 @@ def test_pair_remind_speak_acknowledge_and_see_it_heard(
     accessible(page, "reminders-heard")
     page.goto(f"{url}/reminders/999/nothing")
     accessible(page, "not-found")
+
+
+def test_the_coordinators_and_evaluators_pages_in_english_are_accessible(
+    site: tuple[str, ManualClock, Path], page: Any
+) -> None:
+    from companion.mind.build import load_catalogue
+    from companion.store.catalogue import seed_catalogue
+    from companion.store.database import writing
+    from companion.web.accounts import create_account
+
+    url, _clock, directory = site
+    with Database(directory) as database:
+        seed_catalogue(database.engine, load_catalogue(Path(__file__).parent.parent / "dialogs", "da"), "da")
+        with writing(database.engine) as connection:
+            for role, email in (("coordinator", "lone@kommune.dk"), ("evaluator", "eva@uni.dk")):
+                create_account(
+                    connection,
+                    household_id=None,
+                    role=role,
+                    name=role.title(),
+                    email=email,
+                    password="korrekt hest batteri",
+                    language="en",
+                    now=utc("2026-03-02T09:00"),
+                )
+    for email, heading, name in (
+        ("lone@kommune.dk", "Group catalogue", "catalogue"),
+        ("eva@uni.dk", "Usage summaries", "evaluation"),
+    ):
+        page.goto(f"{url}/language/en?back=/login")
+        page.get_by_label("E-mail address").fill(email)
+        page.get_by_label("Password").fill("korrekt hest batteri")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name=heading).wait_for()
+        accessible(page, name)
+        page.get_by_role("button", name="Sign out").click()
