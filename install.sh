@@ -24,7 +24,7 @@ say() { printf '==> %s\n' "$*"; }
 
 # build-essential and cmake compile llama.cpp (llama-cpp-python) and PyAudio; ca-certificates lets the
 # model downloader verify HTTPS.
-debian_packages=(python3-venv python3-dev build-essential cmake libportaudio2 portaudio19-dev ca-certificates)
+debian_packages=(python3-venv python3-dev build-essential cmake libportaudio2 portaudio19-dev ca-certificates openssl)
 if [ "$with_tests" = 1 ]; then
   # chromium for the browser tests (Playwright drives it; it never downloads a browser of its own), npm
   # for axe-core, the accessibility checker the browser tests inject. A machine with Node.js from elsewhere
@@ -67,5 +67,8 @@ fi
 
 say "checking the dev models"
 .venv/bin/companion models install dev
+
+say "the web page's HTTPS certificate (self-signed; used when [web] tls = true)"
+.venv/bin/companion web --make-certificate
 
 say "ready. Start the companion with: .venv/bin/companion run"

@@ -129,13 +129,31 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     from companion.settings import dialogs_dir
     from companion.store.database import Database
     from companion.web.app import create_app
+    from companion.web.tls import certificate_paths, make_certificate
 
+    if args.make_certificate:
+        certificate, _key = make_certificate(data_dir(settings))
+        print(f"certificate: {certificate}")
+        return 0
+    certfile: str | None = None
+    keyfile: str | None = None
+    if settings.web.tls:
+        certificate, key = certificate_paths(data_dir(settings))
+        if not (certificate.exists() and key.exists()):
+            raise CompanionError(
+                f"[web] tls = true, but there is no certificate in {certificate.parent}.",
+                "Run: companion web --make-certificate",
+            )
+        certfile, keyfile = str(certificate), str(key)
     limit_malloc_arenas()  # the web process shares the Pi's memory with the models
     database = Database(data_dir(settings), settings.reminders.snapshots_kept).open()
     try:
-        log.info("the web page: http://%s:%d", settings.web.host, settings.web.port)
+        scheme = "https" if certfile else "http"
+        log.info("the web page: %s://%s:%d", scheme, settings.web.host, settings.web.port)
         app = create_app(database, settings.web, dialogs=dialogs_dir(settings))
-        uvicorn.run(app, host=settings.web.host, port=settings.web.port)
+        uvicorn.run(
+            app, host=settings.web.host, port=settings.web.port, ssl_certfile=certfile, ssl_keyfile=keyfile
+        )
     finally:
         database.close()
     return 0
@@ -191,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_eval_dialog)
 
     web = commands.add_parser("web", help="serve the web page for relatives ([web] host and port)")
+    web.add_argument(
+        "--make-certificate", action="store_true", help="make the self-signed HTTPS certificate, then stop"
+    )
     web.set_defaults(func=cmd_web)
 
     pair_code = commands.add_parser("pair-code", help="make a one-time code for pairing a relative's account")

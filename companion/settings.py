@@ -181,6 +181,9 @@ class WebSettings:
     """Port of the web page: http://<device>:8080."""
     session_days: int = field(default=30, metadata=_range(1, 365))
     """A relative stays signed in this long on a browser."""
+    tls: bool = False
+    """Serve HTTPS with the self-signed certificate in <data_dir>/tls (install.sh makes it; so does
+    `companion web --make-certificate`). Cookies are then sent over HTTPS only."""
 
 
 @dataclass(frozen=True)
