@@ -44,6 +44,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from companion.reminders.service import reminder_desk
     from companion.settings import dialogs_dir
     from companion.store.database import Database
+    from companion.store.health import Heartbeat
     from hardware.base import LightPattern
     from hardware.factory import open_hardware
 
@@ -54,6 +55,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     limit_malloc_arenas()
     database = Database(data_dir(settings), settings.reminders.snapshots_kept).open()
     engines = build_engines(settings, hearing=hardware.source is not None, database=database)
+    heartbeat = Heartbeat(database.engine, lambda: loop.microphone_ok, lambda: loop.problem)
     desk = reminder_desk(
         database,
         settings.reminders,
@@ -62,6 +64,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         engines.phrases,
         load_language(dialogs_dir(settings), engines.language).time_words,
         engines.mind.rules.catalogue.group,
+        heartbeat=heartbeat,
     )
     observers = ObserverHub([LightObserver(hardware.light)])
     if hardware.simulated:

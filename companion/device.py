@@ -94,6 +94,17 @@ class DeviceLoop:
         if desk is not None:
             desk.scheduler.on_due = lambda: self._inbox.put(_RemindersDue())
 
+    @property
+    def microphone_ok(self) -> bool:
+        """For the coordinator's health page: a microphone is there and has not failed."""
+        return self._hardware.source is not None and self._microphone_error is None
+
+    @property
+    def problem(self) -> str:
+        if self._microphone_error is not None:
+            return self._microphone_error.message
+        return "" if self._hardware.source is not None else "no microphone: typed input (simulated)"
+
     def close(self, timeout: float = 10.0) -> None:
         """Stop serving and end a turn under way, so the models can be closed safely afterwards."""
         self._stop.set()

@@ -329,3 +329,16 @@ def test_a_group_chosen_after_its_lead_time_is_mentioned_once_halfway(database: 
     assert desk.round() == []
     clock.set(utc("2026-12-02T13:40"))
     assert [(o.lead, o.attempts) for o in desk.round()] == [("before", 1)]
+
+
+def test_a_failing_chore_never_costs_a_reminder(database: Database) -> None:
+    clock = ManualClock(utc("2026-12-03T09:59"))
+    desk = Desk(database, clock)
+
+    def full_disk(_now: datetime) -> None:
+        raise StoreError("Could not write a snapshot of the database: disk full.")
+
+    desk.scheduler.chores = [full_disk]
+    desk.book.create("tag medicinen", "2026-12-03T10:00")
+    clock.set(utc("2026-12-03T10:00"))
+    assert [o.attempts for o in desk.round()] == [1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from companion.cli import main
 from companion.mind.build import load_catalogue
 from companion.store.catalogue import groups_on_offer, seed_catalogue
 from companion.store.database import Database, writing
+from companion.store.health import Heartbeat, latest
 from companion.store.schema import DEVICE_HOUSEHOLD
 from companion.web.accounts import create_account
 from companion.web.app import create_app
@@ -113,3 +115,22 @@ def test_the_accounts_command_makes_a_coordinator(
     assert "coordinator  Lone" in capsys.readouterr().out
     monkeypatch.setattr("sys.stdin", io.StringIO("kort\n"))
     assert main(["--config", str(config), "accounts", "add", *role]) == 1  # too short, and taken
+
+
+def test_the_coordinator_sees_the_devices_health_from_its_heartbeat(database: Database) -> None:
+    microphone = {"ok": True}
+    beat = Heartbeat(
+        database.engine, lambda: microphone["ok"], lambda: "" if microphone["ok"] else "unplugged"
+    )
+    coordinator = signed_in(database, "coordinator", "lone@kommune.dk")
+    assert "Enheden har ikke meldt sig endnu" in coordinator.get("/catalogue").text
+    beat(NOW - timedelta(minutes=3))
+    page = coordinator.get("/catalogue").text
+    assert "for 3 minutter siden" in page and "Mikrofon: virker" in page
+    beat(NOW - timedelta(minutes=2))  # nothing new within five minutes: not written again
+    written = latest(database.engine)
+    assert written is not None and written.last_seen_utc == NOW - timedelta(minutes=3)
+    microphone["ok"] = False
+    beat(NOW - timedelta(minutes=1))  # a change is written at once
+    page = coordinator.get("/catalogue").text
+    assert "Mikrofon: mangler" in page and "Problem: unplugged" in page

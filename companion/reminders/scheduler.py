@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -51,14 +51,16 @@ class Scheduler:
         clock: Clock,
         options: SchedulerOptions | None = None,
         on_due: Callable[[], None] | None = None,
-        nightly: Callable[[datetime], None] | None = None,
+        chores: Sequence[Callable[[datetime], None]] = (),
     ) -> None:
         self.book = book
         self.ledger = ledger
         self.clock = clock
         self.options = options or SchedulerOptions()
         self.on_due = on_due
-        self.nightly = nightly
+        self.chores = chores
+        """Done each round, e.g. the nightly snapshot and the health heartbeat; their failures are logged,
+        never a reason to skip the reminders."""
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,8 +77,11 @@ class Scheduler:
         now = self.clock.now()
         if not self.clock.synchronised():
             return now + self.options.longest_sleep
-        if self.nightly is not None:
-            self.nightly(now)
+        for chore in self.chores:
+            try:
+                chore(now)
+            except CompanionError as error:
+                log.error("a scheduler chore failed: %s", error)
         stored = self.ledger.mark()
         mark = stored or now - self.options.catch_up
         if self.book.revision() != self._revision:

@@ -84,6 +84,7 @@ def reminder_desk(
     time_words: TimeWords,
     group: Callable[[str], Group | None],
     on_due: Callable[[], None] | None = None,
+    heartbeat: Callable[[datetime], None] | None = None,
 ) -> ReminderDesk:
     """The scheduler (not started) and the desk the device loop speaks from."""
     book = ReminderBook(database.engine, clock.now)
@@ -94,6 +95,9 @@ def reminder_desk(
         clock,
         scheduler_options(settings),
         on_due=on_due,
-        nightly=NightlySnapshot(database, clock_time(settings.snapshot_time, "snapshot_time")),
+        chores=[
+            NightlySnapshot(database, clock_time(settings.snapshot_time, "snapshot_time")),
+            *([heartbeat] if heartbeat else []),
+        ],
     )
     return ReminderDesk(book, ledger, scheduler, phrases, time_words, group)

@@ -229,3 +229,15 @@ group_suggestions = Table(
     # When the companion mentioned it in a conversation; null until then.
     Column("mentioned_utc", DateTime, nullable=True),
 )
+
+device_health = Table(
+    "device_health",
+    metadata,
+    # One row per device; the device's own database holds one ("device"), the hub one per device.
+    Column("device", String(64), primary_key=True),
+    Column("last_seen_utc", DateTime, nullable=False),
+    Column("microphone_ok", Boolean, nullable=False),
+    Column("models_ok", Boolean, nullable=False),
+    # What is wrong, in a coordinator's words (an error's message); never anything the person said.
+    Column("problem", String(300), nullable=False),
+)

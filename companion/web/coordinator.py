@@ -16,6 +16,7 @@ from companion.errors import SettingsError
 from companion.mind.catalogue import COPENHAGEN
 from companion.reminders.recurrence import local
 from companion.store.catalogue import catalogue_language, groups_on_offer, retire_group
+from companion.store.health import latest
 from companion.web.app import Visitor, Web, render, visitor
 from companion.web.pages import when_words
 from companion.web.security import check_csrf
@@ -50,7 +51,23 @@ def _page(web: Web, request: Request, who: Visitor, status: int = 200, **extra: 
                 "next": when_words(session.replace(tzinfo=None), who.language) if session else "",
             }
         )
-    return render(web, request, who, "catalogue.html", status, groups=listed, **extra)
+    return render(
+        web, request, who, "catalogue.html", status, groups=listed, health=_health(web, who), **extra
+    )
+
+
+def _health(web: Web, who: Visitor) -> dict[str, object] | None:
+    found = latest(web.database.engine)
+    if found is None:
+        return None
+    minutes = max(0, int((web.now() - found.last_seen_utc).total_seconds() // 60))
+    return {
+        "minutes": minutes,
+        "when": when_words(local(found.last_seen_utc), who.language),
+        "microphone_ok": found.microphone_ok,
+        "models_ok": found.models_ok,
+        "problem": found.problem,
+    }
 
 
 @router.get("/catalogue")
