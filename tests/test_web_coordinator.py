@@ -133,4 +133,4 @@ def test_the_coordinator_sees_the_devices_health_from_its_heartbeat(database: Da
     microphone["ok"] = False
     beat(NOW - timedelta(minutes=1))  # a change is written at once
     page = coordinator.get("/catalogue").text
-    assert "Mikrofon: mangler" in page and "Problem: unplugged" in page
+    assert "Mikrofon: mangler" in page and "Fejl: unplugged" in page
