@@ -153,7 +153,8 @@ def test_sigterm_and_ctrl_c_close_everything_and_exit_0(
             if "you> " in line:
                 break  # the turn has begun: the LLM and the voice are at work
     process.send_signal(how)
-    assert process.wait(timeout=30) == 0
+    code = process.wait(timeout=30)
+    assert code == 0, process.stderr.read()
 
 
 SHARED_SCENARIOS = sorted((Path(__file__).parent.parent.parent / "shared" / "scenarios").glob("*.toml"))
