@@ -16,11 +16,10 @@ from pydantic import BaseModel, Field
 from companion.errors import ReminderError
 from companion.reminders.book import Reminder
 from companion.reminders.recurrence import expand, local, parse_wall, wall_text
-from companion.store.database import writing
-from companion.web.accounts import Account, AccountError, authenticate, create_account
+from companion.web import entry
+from companion.web.accounts import Account
 from companion.web.app import Web
 from companion.web.pages import FIELD_OF_REASON, WEEKDAYS, audit, weekly_rule
-from companion.web.pairing import redeem
 
 router = APIRouter(prefix="/api", tags=["api"])
 Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
@@ -114,18 +113,11 @@ def _address(request: Request) -> str:
 @router.post("/session", response_model=Session, responses={400: {"model": Problem}, 429: {"model": Problem}})
 def sign_in(body: SignIn, request: Request) -> Session:
     web = _web(request)
-    keys = (f"login:{body.email.strip().lower()}", f"login-from:{_address(request)}")
-    if any(web.throttle.locked_for(key, web.now()) for key in keys):
-        raise _problem(429, "locked")
-    account = authenticate(web.database.engine, body.email, body.password)
-    if account is None:
-        for key in keys:
-            web.throttle.failed(key, web.now())
-        raise _problem(400, "wrong")
-    for key in keys:
-        web.throttle.succeeded(key)
-    token, _csrf = web.sessions.start(account.id, web.now())
-    return Session(token=token, name=account.name)
+    outcome = entry.sign_in(web, body.email, body.password, _address(request))
+    if isinstance(outcome, entry.Refusal):
+        raise _problem(429 if outcome.reason == "locked" else 400, outcome.reason)
+    token, _csrf = web.sessions.start(outcome.id, web.now())
+    return Session(token=token, name=outcome.name)
 
 
 @router.delete("/session", status_code=204)
@@ -139,35 +131,13 @@ def sign_out(request: Request, authorization: Annotated[str | None, Header()] = 
 @router.post("/pair", response_model=Session, responses={400: {"model": Problem}, 429: {"model": Problem}})
 def pair(body: Pairing, request: Request) -> Session:
     web = _web(request)
-    key = f"pair-from:{_address(request)}"
-    if web.throttle.locked_for(key, web.now()):
-        raise _problem(429, "locked", "code")
-    now = web.now()
-    account: Account | None = None
-    try:
-        with writing(web.database.engine) as connection:
-            household = redeem(connection, body.code, now)
-            if household is not None:
-                account = create_account(
-                    connection,
-                    household_id=household,
-                    role="relative",
-                    name=body.name,
-                    email=body.email,
-                    password=body.password,
-                    language=body.language,
-                    now=now,
-                )
-    except AccountError as error:
-        raise _problem(
-            400, error.reason, "email" if error.reason == "email_taken" else error.reason
-        ) from error
-    if account is None:
-        web.throttle.failed(key, now)
-        raise _problem(400, "wrong", "code")
-    web.throttle.succeeded(key)
-    token, _csrf = web.sessions.start(account.id, now)
-    return Session(token=token, name=account.name)
+    outcome = entry.pair(
+        web, body.code, body.name, body.email, body.password, body.language, _address(request)
+    )
+    if isinstance(outcome, entry.Refusal):
+        raise _problem(429 if outcome.reason == "locked" else 400, outcome.reason, outcome.field)
+    token, _csrf = web.sessions.start(outcome.id, web.now())
+    return Session(token=token, name=outcome.name)
 
 
 @router.get("/reminders", response_model=list[ReminderOut], responses={401: {"model": Problem}})

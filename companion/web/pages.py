@@ -23,10 +23,10 @@ from companion.store.catalogue import load_catalogue_from_db
 from companion.store.database import writing
 from companion.store.household import suggest_group
 from companion.store.schema import audit_log
-from companion.web.accounts import Account, AccountError, authenticate, create_account
+from companion.web import entry
+from companion.web.accounts import Account
 from companion.web.app import Visitor, Web, render, start_page, visitor
 from companion.web.i18n import LANGUAGES, translations
-from companion.web.pairing import redeem
 from companion.web.security import FORM_COOKIE, SESSION_COOKIE, check_csrf, set_cookie
 
 router = APIRouter()
@@ -88,17 +88,11 @@ def login(
     web = _web(request)
     who = visitor(web, request)
     check_csrf(csrf, request.cookies.get(FORM_COOKIE))
-    keys = (f"login:{email.strip().lower()}", f"login-from:{_client(request)}")
-    if any(web.throttle.locked_for(key, web.now()) for key in keys):
-        return render(web, request, who, "login.html", 429, email=email, error="locked")
-    account = authenticate(web.database.engine, email, password)
-    if account is None:
-        for key in keys:
-            web.throttle.failed(key, web.now())
-        return render(web, request, who, "login.html", 400, email=email, error="wrong")
-    for key in keys:
-        web.throttle.succeeded(key)
-    return _signed_in(web, request, account)
+    outcome = entry.sign_in(web, email, password, _client(request))
+    if isinstance(outcome, entry.Refusal):
+        status = 429 if outcome.reason == "locked" else 400
+        return render(web, request, who, "login.html", status, email=email, error=outcome.reason)
+    return _signed_in(web, request, outcome)
 
 
 @router.post("/logout")
@@ -133,33 +127,13 @@ def pair(
     who = visitor(web, request)
     check_csrf(csrf, request.cookies.get(FORM_COOKIE))
     form = {"code": code, "name": name, "email": email}
-    key = f"pair-from:{_client(request)}"
-    if web.throttle.locked_for(key, web.now()):
-        return render(web, request, who, "pair.html", 429, form=form, errors={"code": "locked"})
-    now = web.now()
-    account: Account | None = None
-    try:
-        with writing(web.database.engine) as connection:
-            household = redeem(connection, code, now)
-            if household is not None:
-                account = create_account(
-                    connection,
-                    household_id=household,
-                    role="relative",
-                    name=name,
-                    email=email,
-                    password=password,
-                    language=who.language,
-                    now=now,
-                )
-    except AccountError as error:  # the code is not used up: the whole pairing was rolled back
-        field = "email" if error.reason == "email_taken" else error.reason
-        return render(web, request, who, "pair.html", 400, form=form, errors={field: error.reason})
-    if account is None:
-        web.throttle.failed(key, now)
-        return render(web, request, who, "pair.html", 400, form=form, errors={"code": "wrong"})
-    web.throttle.succeeded(key)
-    return _signed_in(web, request, account)
+    outcome = entry.pair(web, code, name, email, password, who.language, _client(request))
+    if isinstance(outcome, entry.Refusal):
+        status = 429 if outcome.reason == "locked" else 400
+        return render(
+            web, request, who, "pair.html", status, form=form, errors={outcome.field: outcome.reason}
+        )
+    return _signed_in(web, request, outcome)
 
 
 # -- a relative's reminders ------------------------------------------------------------------------------

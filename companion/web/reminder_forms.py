@@ -3,6 +3,7 @@ household: another household's reminder is "not found", never shown or changed."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -12,7 +13,7 @@ from companion.errors import ReminderError
 from companion.reminders.book import Reminder
 from companion.reminders.recurrence import local, parse_wall
 from companion.web.accounts import Account
-from companion.web.app import Web, render
+from companion.web.app import Visitor, Web, render
 from companion.web.pages import FIELD_OF_REASON, WEEKDAYS, audit, relative, weekly_rule
 from companion.web.security import check_csrf
 
@@ -46,6 +47,14 @@ def _form_of(reminder: Reminder) -> dict[str, object]:
         "repeat": repeat,
         "weekdays": days,
     }
+
+
+def _refused(
+    web: Web, request: Request, who: Visitor, form: Mapping[str, object], error: ReminderError, action: str
+) -> Response:
+    """The form again, as it was filled in, with the reason next to the field it is about."""
+    errors = {FIELD_OF_REASON.get(error.reason, "when"): error.reason}
+    return render(web, request, who, "reminder_form.html", 400, form=form, errors=errors, action=action)
 
 
 def _rule(repeat: str, chosen: list[str]) -> str | None:
@@ -85,10 +94,7 @@ def new(
         )
     except ReminderError as error:
         form = {"text": text, "date": day, "time": clock, "repeat": repeat, "weekdays": chosen}
-        errors = {FIELD_OF_REASON.get(error.reason, "when"): error.reason}
-        return render(
-            web, request, who, "reminder_form.html", 400, form=form, errors=errors, action="/reminders/new"
-        )
+        return _refused(web, request, who, form, error, "/reminders/new")
     audit(web, account, "reminder_created", reminder.id)
     return RedirectResponse("/reminders", status_code=303)
 
@@ -120,9 +126,7 @@ def edit(
         web.book.update(reminder_id, text, parse_wall(f"{day}T{clock}"), _rule(repeat, chosen))
     except ReminderError as error:
         form = {"text": text, "date": day, "time": clock, "repeat": repeat, "weekdays": chosen}
-        errors = {FIELD_OF_REASON.get(error.reason, "when"): error.reason}
-        action = f"/reminders/{reminder_id}/edit"
-        return render(web, request, who, "reminder_form.html", 400, form=form, errors=errors, action=action)
+        return _refused(web, request, who, form, error, f"/reminders/{reminder_id}/edit")
     audit(web, account, "reminder_changed", reminder_id)
     return RedirectResponse("/reminders", status_code=303)
 
