@@ -258,3 +258,16 @@ def test_a_reminder_is_changed_in_its_own_household_only(database: Database) -> 
     assert stranger.get(f"/reminders/{reminder_id}/edit").status_code == 404
     token = csrf_of(stranger.get("/reminders").text)
     assert stranger.post(f"/reminders/{reminder_id}/edit", data={**fields, "csrf": token}).status_code == 404
+
+
+@pytest.mark.parametrize("back", ["//evil.example/", "/\\evil.example/", "https://evil.example/"])
+def test_the_language_switch_never_sends_anyone_to_another_site(database: Database, back: str) -> None:
+    response = browser(database).get(f"/language/en?back={back}", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+
+
+def test_a_form_field_far_too_long_gets_a_plain_page_not_a_stack_of_json(database: Database) -> None:
+    client = browser(database)
+    token = csrf_of(client.get("/login").text)
+    response = client.post("/login", data={"email": "x" * 400, "password": "y", "csrf": token})
+    assert response.status_code == 400 and "<h1>Noget er galt</h1>" in response.text

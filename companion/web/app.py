@@ -17,6 +17,8 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -55,6 +57,11 @@ class Web:
         self.sessions = Sessions(self.database.engine, timedelta(days=self.settings.session_days))
         self.throttle = Throttle(self.database.engine)
         self.book = ReminderBook(self.database.engine, self.now)
+
+
+def _on_this_site(path: str) -> bool:
+    """A path on this site only: "//evil.example" and "/\\evil.example" are other sites to a browser."""
+    return path.startswith("/") and not path.startswith(("//", "/\\")) and "\n" not in path
 
 
 def start_page(role: str) -> str:
@@ -150,9 +157,16 @@ def create_app(
             web, request, who, "error.html", error.status_code, kind=messages.get(error.status_code, "other")
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def unreadable_form(request: Request, error: RequestValidationError) -> Response:
+        # A form field far too long, a path that is not a number: the API says which, a page says so plainly.
+        if request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, error)
+        return render(web, request, visitor(web, request), "error.html", 400, kind="other")
+
     @app.get("/language/{code}")
     def switch_language(code: str, request: Request, back: str = "/") -> Response:
-        response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", 303)
+        response = RedirectResponse(back if _on_this_site(back) else "/", status_code=303)
         if code in ("da", "en"):
             set_cookie(response, request, LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600)
         return response
