@@ -1,8 +1,9 @@
 """The web application: FastAPI with server-rendered Jinja2 pages, so every task works without JavaScript.
 
 `create_app()` is cheap and opens nothing: it is given the open database and the clock, so tests run it
-in-process (FastAPI's TestClient) on a hand-moved clock. Who may see what is decided per object in
-`companion.web.pages` (a relative sees only their own household).
+in-process (FastAPI's TestClient) on a hand-moved clock. Who may see what is decided per object by each
+router (pages, reminder_forms, api, coordinator): a relative sees only their own household's reminders, a
+coordinator only the catalogue and the device's health.
 """
 
 from __future__ import annotations
