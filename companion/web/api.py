@@ -141,7 +141,7 @@ def pair(body: Pairing, request: Request) -> Session:
 
 
 @router.get("/reminders", response_model=list[ReminderOut], responses={401: {"model": Problem}})
-def list_reminders(
+async def list_reminders(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> list[ReminderOut]:
     web = _web(request)
@@ -182,7 +182,7 @@ def _own(web: Web, account: Account, reminder_id: int) -> Reminder:
 
 
 @router.get("/reminders/{reminder_id}", response_model=ReminderOut, responses={404: {"model": Problem}})
-def get_reminder(
+async def get_reminder(
     reminder_id: int, request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> ReminderOut:
     web = _web(request)

@@ -30,10 +30,13 @@ from companion.settings import WebSettings
 from companion.store.database import Database, utc_now
 from companion.web.accounts import Account, Sessions, Throttle
 from companion.web.i18n import choose_language, translations
-from companion.web.security import FORM_COOKIE, SESSION_COOKIE, security_headers, set_cookie
+from companion.web.security import FORM_COOKIE, SESSION_COOKIE, SecurityHeaders, set_cookie
 
 HERE = Path(__file__).resolve().parent
 WORKER_THREADS = 8
+"""Threads for the handlers that write (forms, the API's changes). Handlers that only read run on the event
+loop itself: SQLite reads in WAL mode never wait for a writer, and a thread hand-off per page cost more
+than the page's own work (benchmarks/WEB.md)."""
 LANGUAGE_COOKIE = "companion_language"
 
 
@@ -138,7 +141,7 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.state.web = web
-    app.middleware("http")(security_headers)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(reminder_forms.router)
@@ -166,14 +169,14 @@ def create_app(
         return render(web, request, visitor(web, request), "error.html", 400, kind="other")
 
     @app.get("/language/{code}")
-    def switch_language(code: str, request: Request, back: str = "/") -> Response:
+    async def switch_language(code: str, request: Request, back: str = "/") -> Response:
         response = RedirectResponse(back if _on_this_site(back) else "/", status_code=303)
         if code in ("da", "en"):
             set_cookie(response, request, LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600)
         return response
 
     @app.get("/", response_class=HTMLResponse)
-    def home(request: Request) -> Response:
+    async def home(request: Request) -> Response:
         who = visitor(web, request)
         return RedirectResponse(start_page(who.account.role) if who.account else "/login", status_code=303)
 

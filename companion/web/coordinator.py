@@ -71,7 +71,7 @@ def _health(web: Web, who: Visitor) -> dict[str, object] | None:
 
 
 @router.get("/catalogue")
-def catalogue_page(request: Request) -> Response:
+async def catalogue_page(request: Request) -> Response:
     web, who = _coordinator(request)
     return _page(web, request, who)
 

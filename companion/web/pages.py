@@ -73,7 +73,7 @@ def _signed_in(web: Web, request: Request, account: Account) -> Response:
 
 
 @router.get("/login")
-def login_page(request: Request) -> Response:
+async def login_page(request: Request) -> Response:
     web = _web(request)
     return render(web, request, visitor(web, request), "login.html", email="", error="")
 
@@ -109,7 +109,7 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") ->
 
 
 @router.get("/pair")
-def pair_page(request: Request) -> Response:
+async def pair_page(request: Request) -> Response:
     web = _web(request)
     return render(web, request, visitor(web, request), "pair.html", form={}, errors={})
 
@@ -183,7 +183,7 @@ def _listed(
 
 
 @router.get("/evaluation")
-def evaluation_page(request: Request) -> Response:
+async def evaluation_page(request: Request) -> Response:
     web = _web(request)
     who = visitor(web, request)
     if who.account is None:
@@ -233,7 +233,7 @@ def _work_out_upcoming_groups(web: Web, language: str, now: datetime) -> list[di
 
 
 @router.get("/reminders")
-def reminders_page(request: Request, suggested: str = "") -> Response:
+async def reminders_page(request: Request, suggested: str = "") -> Response:
     web, who, account = relative(request)
     gettext = _gettext(who)
     own = web.book.all(account.household_id)

@@ -62,7 +62,7 @@ def _rule(repeat: str, chosen: list[str]) -> str | None:
 
 
 @router.get("/reminders/new")
-def new_page(request: Request) -> Response:
+async def new_page(request: Request) -> Response:
     web, who, _account = relative(request)
     today = local(web.now()).date().isoformat()
     form = {"date": today, "repeat": "once"}
@@ -100,7 +100,7 @@ def new(
 
 
 @router.get("/reminders/{reminder_id}/edit")
-def edit_page(request: Request, reminder_id: int) -> Response:
+async def edit_page(request: Request, reminder_id: int) -> Response:
     web, who, account = relative(request)
     reminder = _own(web, account, reminder_id)
     action = f"/reminders/{reminder_id}/edit"
