@@ -5,6 +5,8 @@ They stand in for the sound card only; everything between them is the product's 
 
 from __future__ import annotations
 
+import os
+import platform
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -136,8 +138,9 @@ def instrument(engines: Engines, clock: StageClock) -> None:
     setattr(engines.synthesizer, "synthesize", timed_synthesize)  # noqa: B010
 
 
-def resident_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def resident_mb(pid: int | str = "self") -> float:
+    """VmRSS of this process (or of another one, by its pid), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
@@ -152,3 +155,21 @@ def percentile(values: list[float], q: float) -> float:
 
 
 Timer = Callable[[], float]
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() in ("model name", "Model") and value.strip():
+                model = value.strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model or platform.processor() or "unknown",
+        "cores": os.cpu_count(),
+        "arch": platform.machine(),
+        "python": platform.python_version(),
+    }

@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.instruments import resident_mb
 from companion.reminders.book import ReminderBook
 from companion.store.database import Database, utc_now, writing
 from companion.store.schema import DEVICE_HOUSEHOLD
@@ -67,12 +68,6 @@ def _household(directory: Path) -> str:
             )
         token, _csrf = Sessions(database.engine, timedelta(days=1)).start(account.id, now)
     return token
-
-
-def _rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    found = re.search(r"VmRSS:\s+(\d+) kB", status)
-    return int(found.group(1)) / 1024 if found else 0.0
 
 
 def _ab(url: str, requests: int, concurrency: int, header: str) -> dict[str, float]:
@@ -120,7 +115,7 @@ def run(requests: int, concurrency: int) -> dict[str, Any]:
                 except OSError:
                     time.sleep(0.1)
             base = f"http://127.0.0.1:{port}"
-            idle_mb = _rss_mb(server.pid)
+            idle_mb = resident_mb(server.pid)
             results = {
                 "reminders page (signed in)": _ab(
                     f"{base}/reminders", requests, concurrency, f"Cookie: companion_session={token}"
@@ -130,7 +125,7 @@ def run(requests: int, concurrency: int) -> dict[str, Any]:
                     f"{base}/api/reminders", requests, concurrency, f"Authorization: Bearer {token}"
                 ),
             }
-            loaded_mb = _rss_mb(server.pid)
+            loaded_mb = resident_mb(server.pid)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
