@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "WEB.md")
     args = parser.parse_args(argv)
     results = run(args.requests, args.concurrency)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     (args.out.parent / "web.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     args.out.write_text(report(results), encoding="utf-8")
     print(report(results))

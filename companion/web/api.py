@@ -19,7 +19,7 @@ from companion.reminders.recurrence import expand, local, parse_wall, wall_text
 from companion.web import entry
 from companion.web.accounts import Account
 from companion.web.app import Web
-from companion.web.pages import FIELD_OF_REASON, WEEKDAYS, audit, weekly_rule
+from companion.web.pages import FIELD_OF_REASON, audit, own_reminder, rule_of
 
 router = APIRouter(prefix="/api", tags=["api"])
 Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
@@ -157,12 +157,12 @@ def add_reminder(
 ) -> ReminderOut:
     web = _web(request)
     account = _bearer(web, authorization)
-    rule = {"daily": "FREQ=DAILY", "weekly": weekly_rule([d for d in body.weekdays if d in WEEKDAYS])}
+    rule = rule_of(body.repeat, list(body.weekdays))
     try:
         reminder = web.book.create(
             body.text,
             parse_wall(body.starts_at),
-            rrule=rule.get(body.repeat),
+            rrule=rule,
             asked_by="relative",
             asked_by_name=account.name,
             household_id=account.household_id or 0,
@@ -175,9 +175,9 @@ def add_reminder(
 
 
 def _own(web: Web, account: Account, reminder_id: int) -> Reminder:
-    reminder = web.book.get(reminder_id)
-    if reminder is None or reminder.household_id != account.household_id:
-        raise _problem(404, "not_found")  # another household's reminder does not exist for this client
+    reminder = own_reminder(web, account, reminder_id)
+    if reminder is None:
+        raise _problem(404, "not_found")
     return reminder
 
 
@@ -203,9 +203,9 @@ def change_reminder(
     web = _web(request)
     account = _bearer(web, authorization)
     _own(web, account, reminder_id)
-    rule = {"daily": "FREQ=DAILY", "weekly": weekly_rule([d for d in body.weekdays if d in WEEKDAYS])}
+    rule = rule_of(body.repeat, list(body.weekdays))
     try:
-        changed = web.book.update(reminder_id, body.text, parse_wall(body.starts_at), rule.get(body.repeat))
+        changed = web.book.update(reminder_id, body.text, parse_wall(body.starts_at), rule)
     except ReminderError as error:
         raise _problem(400, error.reason, FIELD_OF_REASON.get(error.reason, "starts_at")) from error
     if changed is None:

@@ -149,16 +149,13 @@ def when_words(moment: datetime, language: str) -> str:
 
 def _repeat_words(reminder: Reminder, language: str, gettext: Callable[[str], str]) -> str:
     at = format_time(reminder.starts_at.time(), "HH:mm", locale=language)
-    rule = reminder.rrule or ""
-    if not rule:
+    repeat, chosen = choice_of(reminder.rrule)
+    if repeat == "once":
         return gettext("Once: %(when)s") % {"when": when_words(reminder.starts_at, language)}
-    if rule.startswith("FREQ=DAILY"):
+    if repeat == "daily":
         return gettext("Every day at %(time)s") % {"time": at}
     names = get_day_names("wide", locale=language)
-    chosen = rule.partition("BYDAY=")[2].split(";")[0].split(",") if "BYDAY=" in rule else []
-    days = [names[WEEKDAYS.index(day)] for day in chosen if day in WEEKDAYS] or [
-        names[reminder.starts_at.weekday()]
-    ]
+    days = [names[WEEKDAYS.index(day)] for day in chosen] or [names[reminder.starts_at.weekday()]]
     return gettext("Every week on %(days)s at %(time)s") % {"days": ", ".join(days), "time": at}
 
 
@@ -256,9 +253,28 @@ def suggest(request: Request, group_id: str, csrf: Annotated[str, Form(max_lengt
     return RedirectResponse(f"/reminders?suggested={group_id}", status_code=303)
 
 
-def weekly_rule(weekdays: list[str]) -> str:
-    """Every week on the chosen days; with none chosen, on the start day's weekday."""
-    return "FREQ=WEEKLY" + (f";BYDAY={','.join(weekdays)}" if weekdays else "")
+def rule_of(repeat: str, weekdays: list[str]) -> str | None:
+    """The RRULE for the page's choice: once (none), every day, or every week on the chosen days (with none
+    chosen, on the start day's weekday)."""
+    chosen = [day for day in weekdays if day in WEEKDAYS]
+    weekly = "FREQ=WEEKLY" + (f";BYDAY={','.join(chosen)}" if chosen else "")
+    return {"daily": "FREQ=DAILY", "weekly": weekly}.get(repeat)
+
+
+def choice_of(rrule: str | None) -> tuple[str, list[str]]:
+    """The page's choice for a reminder's RRULE: (once|daily|weekly, the weekdays named)."""
+    rule = rrule or ""
+    repeat = (
+        "daily" if rule.startswith("FREQ=DAILY") else "weekly" if rule.startswith("FREQ=WEEKLY") else "once"
+    )
+    days = rule.partition("BYDAY=")[2].split(";")[0].split(",") if "BYDAY=" in rule else []
+    return repeat, [day for day in days if day in WEEKDAYS]
+
+
+def own_reminder(web: Web, account: Account, reminder_id: int) -> Reminder | None:
+    """The reminder if it belongs to the account's household; another household's does not exist here."""
+    reminder = web.book.get(reminder_id)
+    return reminder if reminder is not None and reminder.household_id == account.household_id else None
 
 
 def audit(web: Web, account: Account, action: str, reminder_id: int) -> None:

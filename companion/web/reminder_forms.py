@@ -3,10 +3,10 @@ household: another household's reminder is "not found", never shown or changed."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from companion.errors import ReminderError
@@ -14,32 +14,58 @@ from companion.reminders.book import Reminder
 from companion.reminders.recurrence import local, parse_wall
 from companion.web.accounts import Account
 from companion.web.app import Visitor, Web, render
-from companion.web.pages import FIELD_OF_REASON, WEEKDAYS, audit, relative, weekly_rule
+from companion.web.pages import FIELD_OF_REASON, WEEKDAYS, audit, choice_of, own_reminder, relative, rule_of
 from companion.web.security import check_csrf
 
 router = APIRouter()
-
-Text = Annotated[str, Form(max_length=5000)]
-Day = Annotated[str, Form(alias="date", max_length=20)]
-Clock = Annotated[str, Form(alias="time", max_length=10)]
-Repeat = Annotated[str, Form(max_length=10)]
-Weekdays = Annotated[list[str] | None, Form(max_length=2)]
 Csrf = Annotated[str, Form(max_length=100)]
 
 
+@dataclass(frozen=True)
+class ReminderFields:
+    """What the new and the change form post (the same fields, read once)."""
+
+    text: str
+    day: str
+    clock: str
+    repeat: str
+    weekdays: list[str]
+
+    @classmethod
+    def posted(
+        cls,
+        text: Annotated[str, Form(max_length=5000)] = "",
+        day: Annotated[str, Form(alias="date", max_length=20)] = "",
+        clock: Annotated[str, Form(alias="time", max_length=10)] = "",
+        repeat: Annotated[str, Form(max_length=10)] = "once",
+        weekdays: Annotated[list[str] | None, Form(max_length=2)] = None,
+    ) -> ReminderFields:
+        return cls(text, day, clock, repeat, [d for d in (weekdays or []) if d in WEEKDAYS])
+
+    @property
+    def form(self) -> dict[str, object]:
+        """The form as it was filled in, to show again with a refusal."""
+        return {
+            "text": self.text,
+            "date": self.day,
+            "time": self.clock,
+            "repeat": self.repeat,
+            "weekdays": self.weekdays,
+        }
+
+
+Posted = Annotated[ReminderFields, Depends(ReminderFields.posted)]
+
+
 def _own(web: Web, account: Account, reminder_id: int) -> Reminder:
-    reminder = web.book.get(reminder_id)
-    if reminder is None or reminder.household_id != account.household_id:
+    reminder = own_reminder(web, account, reminder_id)
+    if reminder is None:
         raise HTTPException(status_code=404)
     return reminder
 
 
 def _form_of(reminder: Reminder) -> dict[str, object]:
-    rule = reminder.rrule or ""
-    repeat = (
-        "daily" if rule.startswith("FREQ=DAILY") else "weekly" if rule.startswith("FREQ=WEEKLY") else "once"
-    )
-    days = rule.partition("BYDAY=")[2].split(";")[0].split(",") if "BYDAY=" in rule else []
+    repeat, days = choice_of(reminder.rrule)
     return {
         "text": reminder.text,
         "date": reminder.starts_at.date().isoformat(),
@@ -50,15 +76,13 @@ def _form_of(reminder: Reminder) -> dict[str, object]:
 
 
 def _refused(
-    web: Web, request: Request, who: Visitor, form: Mapping[str, object], error: ReminderError, action: str
+    web: Web, request: Request, who: Visitor, fields: ReminderFields, error: ReminderError, action: str
 ) -> Response:
     """The form again, as it was filled in, with the reason next to the field it is about."""
     errors = {FIELD_OF_REASON.get(error.reason, "when"): error.reason}
-    return render(web, request, who, "reminder_form.html", 400, form=form, errors=errors, action=action)
-
-
-def _rule(repeat: str, chosen: list[str]) -> str | None:
-    return {"daily": "FREQ=DAILY", "weekly": weekly_rule(chosen)}.get(repeat)
+    return render(
+        web, request, who, "reminder_form.html", 400, form=fields.form, errors=errors, action=action
+    )
 
 
 @router.get("/reminders/new")
@@ -70,31 +94,21 @@ async def new_page(request: Request) -> Response:
 
 
 @router.post("/reminders/new")
-def new(
-    request: Request,
-    text: Text = "",
-    day: Day = "",
-    clock: Clock = "",
-    repeat: Repeat = "once",
-    weekdays: Weekdays = None,
-    csrf: Csrf = "",
-) -> Response:
+def new(request: Request, fields: Posted, csrf: Csrf = "") -> Response:
     web, who, account = relative(request)
     check_csrf(csrf, who.csrf)
-    chosen = [d for d in (weekdays or []) if d in WEEKDAYS]
     try:
         reminder = web.book.create(
-            text,
-            parse_wall(f"{day}T{clock}"),
-            rrule=_rule(repeat, chosen),
+            fields.text,
+            parse_wall(f"{fields.day}T{fields.clock}"),
+            rrule=rule_of(fields.repeat, fields.weekdays),
             asked_by="relative",
             asked_by_name=account.name,
             household_id=account.household_id or 0,
             created_by=account.id,
         )
     except ReminderError as error:
-        form = {"text": text, "date": day, "time": clock, "repeat": repeat, "weekdays": chosen}
-        return _refused(web, request, who, form, error, "/reminders/new")
+        return _refused(web, request, who, fields, error, "/reminders/new")
     audit(web, account, "reminder_created", reminder.id)
     return RedirectResponse("/reminders", status_code=303)
 
@@ -108,25 +122,15 @@ async def edit_page(request: Request, reminder_id: int) -> Response:
 
 
 @router.post("/reminders/{reminder_id}/edit")
-def edit(
-    request: Request,
-    reminder_id: int,
-    text: Text = "",
-    day: Day = "",
-    clock: Clock = "",
-    repeat: Repeat = "once",
-    weekdays: Weekdays = None,
-    csrf: Csrf = "",
-) -> Response:
+def edit(request: Request, reminder_id: int, fields: Posted, csrf: Csrf = "") -> Response:
     web, who, account = relative(request)
     check_csrf(csrf, who.csrf)
     _own(web, account, reminder_id)
-    chosen = [d for d in (weekdays or []) if d in WEEKDAYS]
+    wall = f"{fields.day}T{fields.clock}"
     try:
-        web.book.update(reminder_id, text, parse_wall(f"{day}T{clock}"), _rule(repeat, chosen))
+        web.book.update(reminder_id, fields.text, parse_wall(wall), rule_of(fields.repeat, fields.weekdays))
     except ReminderError as error:
-        form = {"text": text, "date": day, "time": clock, "repeat": repeat, "weekdays": chosen}
-        return _refused(web, request, who, form, error, f"/reminders/{reminder_id}/edit")
+        return _refused(web, request, who, fields, error, f"/reminders/{reminder_id}/edit")
     audit(web, account, "reminder_changed", reminder_id)
     return RedirectResponse("/reminders", status_code=303)
 
