@@ -26,15 +26,21 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import insert
+
 from benchmarks.instruments import resident_mb
 from companion.reminders.book import ReminderBook
+from companion.reminders.recurrence import local, wall_text
 from companion.store.database import Database, utc_now, writing
-from companion.store.schema import DEVICE_HOUSEHOLD
+from companion.store.schema import DEVICE_HOUSEHOLD, occurrences
 from companion.web.accounts import Sessions, create_account
 
 HERE = Path(__file__).resolve().parent
 TARGET_P95_MS = 100.0
 TARGET_RSS_MB = 80.0
+PASSWORD = "korrekt hest batteri"
+SIGN_INS = 200
+"""Password checks (argon2id, 19 MiB each) after the page load: their memory must not stay."""
 
 
 def _free_port() -> int:
@@ -43,8 +49,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+HISTORY_STATES = ("acknowledged", "acknowledged", "missed", "acknowledged", "delivered")
+
+
 def _household(directory: Path) -> str:
-    """A relative with 20 reminders; returns a session token for them."""
+    """A relative with 20 reminders, each with five past occurrences; returns a session token for them."""
     with Database(directory) as database:
         now = utc_now()
         with writing(database.engine) as connection:
@@ -54,28 +63,46 @@ def _household(directory: Path) -> str:
                 role="relative",
                 name="Anne",
                 email="anne@example.dk",
-                password="korrekt hest batteri",
+                password=PASSWORD,
                 language="da",
                 now=now,
             )
         book = ReminderBook(database.engine)
         first = date.today() + timedelta(days=1)
+        past = []
         for index in range(20):
             rule = ("FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,TH", None)[index % 3]
             when = f"{first + timedelta(days=index % 7)}T{8 + index % 12:02d}:{(index * 7) % 60:02d}"
-            book.create(
+            made = book.create(
                 f"Påmindelse nummer {index + 1}", when, rrule=rule, asked_by="relative", asked_by_name="Anne"
             )
+            for days_ago, state in enumerate(HISTORY_STATES, start=1):
+                spoken = now - timedelta(days=days_ago, minutes=index)
+                past.append(
+                    {
+                        "reminder_id": made.id,
+                        "due_at": wall_text(local(spoken)),
+                        "lead": "at",
+                        "speak_utc": spoken,
+                        "state": state,
+                        "attempts": 1,
+                        "last_attempt_utc": spoken,
+                        "updated_utc": spoken,
+                    }
+                )
+        with writing(database.engine) as connection:
+            connection.execute(insert(occurrences), past)
         token, _csrf = Sessions(database.engine, timedelta(days=1)).start(account.id, now)
     return token
 
 
-def _ab(url: str, requests: int, concurrency: int, header: str) -> dict[str, float]:
+def _ab(url: str, requests: int, concurrency: int, header: str, post: Path | None = None) -> dict[str, float]:
     ab = shutil.which("ab")
     if ab is None:
         raise SystemExit("ApacheBench is missing: apt-get install apache2-utils")
+    body = ["-p", str(post), "-T", "application/json"] if post else []
     out = subprocess.run(
-        [ab, "-q", "-n", str(requests), "-c", str(concurrency), "-H", header, url],
+        [ab, "-q", "-n", str(requests), "-c", str(concurrency), "-H", header, *body, url],
         check=True,
         capture_output=True,
         text=True,
@@ -126,6 +153,10 @@ def run(requests: int, concurrency: int) -> dict[str, Any]:
                 ),
             }
             loaded_mb = resident_mb(server.pid)
+            credentials = directory / "sign-in.json"
+            credentials.write_text(json.dumps({"email": "anne@example.dk", "password": PASSWORD}))
+            signing_in = _ab(f"{base}/api/session", SIGN_INS, concurrency, "Accept: */*", credentials)
+            signed_in_mb = resident_mb(server.pid)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
@@ -137,42 +168,61 @@ def run(requests: int, concurrency: int) -> dict[str, Any]:
         "pages": results,
         "rss_idle_mb": round(idle_mb, 1),
         "rss_after_load_mb": round(loaded_mb, 1),
+        "sign_ins": signing_in,
+        "rss_after_sign_ins_mb": round(signed_in_mb, 1),
     }
+
+
+def _row(name: str, page: dict[str, float]) -> str:
+    return (
+        f"| {name} | {page['requests_per_second']:.0f} | {page['p50_ms']:.0f} ms "
+        f"| {page['p95_ms']:.0f} ms | {page['p99_ms']:.0f} ms | {page['max_ms']:.0f} ms "
+        f"| {page['failed'] + page['non_2xx']} |"
+    )
 
 
 def report(results: dict[str, Any]) -> str:
     worst = max(page["p95_ms"] for page in results["pages"].values())
-    rss = results["rss_after_load_mb"]
+    rss = max(results["rss_after_load_mb"], results["rss_after_sign_ins_mb"])
+    users = results["concurrency"]
     lines = [
         "# The web page under load",
         "",
         f"Measured {results['date']} on {results['machine']} with `.venv/bin/python -m benchmarks.web`:",
         f"`companion web` (one uvicorn process), ApacheBench, {results['requests']} requests per page at "
-        f"{results['concurrency']} concurrent users, signed in. Raw figures in `web.json`.",
+        f"{users} concurrent users, signed in, then {SIGN_INS} sign-ins. Raw figures in `web.json`.",
         "",
         "| target | measured | verdict |",
         "|---|---|---|",
-        f"| p95 page time < {TARGET_P95_MS:.0f} ms at {results['concurrency']} users "
+        f"| p95 page time < {TARGET_P95_MS:.0f} ms at {users} users "
         f"| worst p95 {worst:.0f} ms | {'met' if worst < TARGET_P95_MS else 'NOT met'} |",
-        f"| web process < {TARGET_RSS_MB:.0f} MB resident | {rss:.1f} MB after the load "
-        f"({results['rss_idle_mb']:.1f} MB idle) | {'met' if rss < TARGET_RSS_MB else 'NOT met'} |",
+        f"| web process < {TARGET_RSS_MB:.0f} MB resident | {results['rss_idle_mb']:.1f} MB idle, "
+        f"{results['rss_after_load_mb']:.1f} MB after the pages, {results['rss_after_sign_ins_mb']:.1f} MB "
+        f"after the sign-ins | {'met' if rss < TARGET_RSS_MB else 'NOT met'} |",
         "",
         "| page | requests/s | p50 | p95 | p99 | max | failed |",
         "|---|---|---|---|---|---|---|",
-    ]
-    for name, page in results["pages"].items():
-        lines.append(
-            f"| {name} | {page['requests_per_second']:.0f} | {page['p50_ms']:.0f} ms "
-            f"| {page['p95_ms']:.0f} ms | {page['p99_ms']:.0f} ms | {page['max_ms']:.0f} ms "
-            f"| {page['failed'] + page['non_2xx']} |"
-        )
-    lines += [
+        *(_row(name, page) for name, page in results["pages"].items()),
         "",
-        "ApacheBench keeps all 20 users' requests in flight at once, without a pause between pages: the",
-        "page times are queueing at the server's full throughput (one process; the work of a reminders",
-        "page is about 3 ms in-process), far harsher than 20 people reading their pages. The reminders page",
-        "reads each reminder's next time and its last five occurrences from SQLite; the sign-in page only",
-        "renders its form. On a Pi 5 expect two to three times these times (not measured).",
+        "Signing in checks a password with argon2id, slow and memory-hard on purpose (19 MiB, 2 passes), so",
+        "it is not a page of the target; it is measured for its cost and for the memory it must give back:",
+        "",
+        "| sign-in | requests/s | p50 | p95 | p99 | max | failed |",
+        "|---|---|---|---|---|---|---|",
+        _row(f"API: sign in, {users} at once", results["sign_ins"]),
+        "",
+        f"ApacheBench keeps all {users} users' requests in flight at once, without a pause between pages:",
+        "the page times are queueing at the server's full throughput, far harsher than 20 people reading",
+        "their pages. The household has 20 reminders with five past occurrences each (100 history rows).",
+        "What made the reminders page fit (it was p95 646 ms, then 161 ms): the read-only pages run on the",
+        "event loop; httptools parses HTTP; the household's list is rendered once per change and shared",
+        "(`companion/web/listing.py`: read again when a reminder or an occurrence of the household changed,",
+        "by this process or the device, or when the minute turns), each visitor's CSRF token put into it.",
+        "What made the memory fit (it was 82 MB): the catalogue commands' imports (icalendar, the mind)",
+        "only where they are used, dates in words from the page's own catalogs instead of Babel's CLDR data",
+        "(6 MB), argon2id at OWASP's 19 MiB instead of 64 MiB, and glibc told to give large blocks back",
+        "(without that, each worker thread kept its last password check: 184 MB after the sign-ins).",
+        "On a Pi 5 expect two to three times these times (not measured).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -12,12 +12,10 @@ from pathlib import Path
 
 from companion.content import load_phrases
 from companion.errors import CompanionError, SettingsError
-from companion.mind.build import load_catalogue
 from companion.mind.catalogue import COPENHAGEN, Group
 from companion.settings import Settings, data_dir, dialogs_dir
 from companion.store.catalogue import FORMATS, groups_on_offer, seed_catalogue
 from companion.store.database import Database
-from companion.store.ics import import_ics
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,6 +57,9 @@ def catalogue_language(settings: Settings) -> str:
 
 
 def _opened(settings: Settings, language: str) -> Database:
+    # Heavy imports here, not at the top: `companion web` and `companion run` load this module too.
+    from companion.mind.build import load_catalogue
+
     database = Database(data_dir(settings)).open()
     seed_catalogue(database.engine, load_catalogue(dialogs_dir(settings), language), language)
     return database
@@ -83,6 +84,8 @@ def import_command(args: argparse.Namespace, settings: Settings) -> int:
         data = path.read_bytes()
     except OSError as error:
         raise CompanionError(f"Cannot read {path}: {error.strerror}.", "Check the file's name.") from error
+    from companion.store.ics import import_ics  # the icalendar library only where a calendar comes in
+
     language = catalogue_language(settings)
     database = _opened(settings, language)
     try:

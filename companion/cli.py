@@ -128,7 +128,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from companion.process import limit_malloc_arenas
+    from companion.process import limit_malloc_arenas, return_large_allocations
     from companion.settings import dialogs_dir
     from companion.store.database import Database
     from companion.web.app import create_app
@@ -149,7 +149,8 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
             )
         certfile, keyfile = str(certificate), str(key)
     limit_malloc_arenas()  # the web process shares the Pi's memory with the models
-    database = Database(data_dir(settings), settings.reminders.snapshots_kept).open()
+    return_large_allocations()
+    database = Database(data_dir(settings), settings.reminders.snapshots_kept, migrate_apart=True).open()
     try:
         scheme = "https" if certfile else "http"
         log.info("the web page: %s://%s:%d", scheme, settings.web.host, settings.web.port)

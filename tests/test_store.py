@@ -159,3 +159,27 @@ def test_the_newest_revision_is_known_without_alembic_and_matches_alembics_head(
     with Database(tmp_path):
         pass
     assert database_module.at_newest_revision(tmp_path / "companion.db")
+
+
+def test_a_long_running_process_migrates_apart_and_never_loads_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    opens = (
+        "import sys; from pathlib import Path; from companion.store.database import Database\n"
+        f"Database(Path({str(tmp_path)!r}), migrate_apart=True).open().close()\n"
+        "print('alembic' in sys.modules)"
+    )
+    ran = subprocess.run([sys.executable, "-c", opens], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "False"
+    assert database_module.at_newest_revision(tmp_path / "companion.db")
+    with Database(tmp_path) as database, database.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+
+    # A migration that fails apart is told in the same plain words as one that fails in the process.
+    with sqlite3.connect(tmp_path / "companion.db") as raw:
+        raw.execute("UPDATE alembic_version SET version_num = '9999'")
+    raw.close()
+    with pytest.raises(StoreError, match="made by a newer version") as refused:
+        Database(tmp_path, migrate_apart=True).open()
+    assert "Install that version again" in refused.value.fix

@@ -24,6 +24,7 @@ from companion.web.pairing import new_code
 
 from clocks import utc
 from minds import Clock, say
+from web_pages import add_reminder, csrf_of, pair
 
 DIALOGS = Path(__file__).parent.parent / "dialogs"
 
@@ -39,24 +40,6 @@ def database(tmp_path: Path) -> Iterator[Database]:
 def browser(database: Database, address: str = "192.0.2.1") -> TestClient:
     app = create_app(database, now=lambda: NOW)
     return TestClient(app, headers={"accept-language": "da"}, client=(address, 50000))
-
-
-def csrf_of(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, "the form carries no CSRF token"
-    return found.group(1)
-
-
-def pair(client: TestClient, code: str, email: str, name: str = "Anne") -> str:
-    """Pair and sign in; returns the page the browser ends on."""
-    token = csrf_of(client.get("/pair").text)
-    fields = {"code": code, "name": name, "email": email, "password": "korrekt hest batteri", "csrf": token}
-    return client.post("/pair", data=fields).text
-
-
-def add_reminder(client: TestClient, **fields: str | list[str]) -> str:
-    token = csrf_of(client.get("/reminders/new").text)
-    return client.post("/reminders/new", data={"csrf": token, **fields}).text
 
 
 def count(database: Database, table: object) -> int:
@@ -198,7 +181,7 @@ def test_every_text_on_the_pages_has_a_danish_translation() -> None:
     from companion.web.i18n import LOCALE_DIR, translations
 
     web = LOCALE_DIR.parent
-    sources = [*web.glob("templates/*.html"), web / "pages.py"]
+    sources = [*web.glob("templates/*.html"), *web.glob("*.py")]
     said = set()
     for source in sources:
         text = source.read_text(encoding="utf-8")
@@ -206,6 +189,19 @@ def test_every_text_on_the_pages_has_a_danish_translation() -> None:
         said |= set(re.findall(r'gettext\("([^"]+)"\)', text))
     missing = sorted(m for m in said if translations("da").gettext(m) == m and m != "Companion")
     assert len(said) > 50 and missing == []
+
+
+def test_dates_are_written_as_each_language_writes_them() -> None:
+    from datetime import datetime
+
+    from companion.web.i18n import translations
+    from companion.web.listing import IN_A_DATE, MONTH_NAMES, WEEKDAY_NAMES, when_words
+
+    danish = translations("da")
+    names = [danish.pgettext(IN_A_DATE, name) for name in (*WEEKDAY_NAMES, *MONTH_NAMES)]
+    assert all(name.islower() for name in names) and len(set(names)) == 19
+    assert when_words(datetime(2026, 3, 2, 9, 5), "da") == "mandag den 2. marts 2026 klokken 09.05"
+    assert when_words(datetime(2026, 12, 27, 18, 30), "en") == "Sunday, December 27, 2026 at 18:30"
 
 
 def test_a_group_a_relative_suggests_is_mentioned_once_in_the_next_conversation(database: Database) -> None:
@@ -271,3 +267,33 @@ def test_a_form_field_far_too_long_gets_a_plain_page_not_a_stack_of_json(databas
     token = csrf_of(client.get("/login").text)
     response = client.post("/login", data={"email": "x" * 400, "password": "y", "csrf": token})
     assert response.status_code == 400 and "<h1>Noget er galt</h1>" in response.text
+
+
+def test_a_password_hashed_with_heavier_settings_still_signs_in_and_is_rehashed(database: Database) -> None:
+    from argon2 import PasswordHasher
+
+    from companion.store.database import writing
+    from companion.store.schema import accounts
+    from companion.web.accounts import authenticate, create_account
+
+    with writing(database.engine) as connection:
+        made = create_account(
+            connection,
+            household_id=DEVICE_HOUSEHOLD,
+            role="relative",
+            name="Anne",
+            email="anne@example.dk",
+            password="korrekt hest batteri",
+            language="da",
+            now=NOW.replace(tzinfo=None),
+        )
+        # As an account made before the lighter setting: argon2-cffi's 64 MiB default.
+        old = PasswordHasher().hash("korrekt hest batteri")
+        connection.execute(accounts.update().where(accounts.c.id == made.id).values(password_hash=old))
+
+    assert authenticate(database.engine, "anne@example.dk", "forkert hest batteri") is None
+    assert authenticate(database.engine, "anne@example.dk", "korrekt hest batteri") == made
+    with database.engine.connect() as connection:
+        new = connection.execute(select(accounts.c.password_hash)).scalar_one()
+    assert new != old and "m=19456,t=2,p=1" in new
+    assert authenticate(database.engine, "anne@example.dk", "korrekt hest batteri") == made

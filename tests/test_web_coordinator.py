@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from test_web import csrf_of, pair
 
 from companion.cli import main
 from companion.mind.build import load_catalogue
@@ -23,6 +22,7 @@ from companion.web.app import create_app
 from companion.web.pairing import new_code
 
 from clocks import utc
+from web_pages import csrf_of, pair
 
 NOW = utc("2026-03-02T09:00")
 DIALOGS = Path(__file__).parent.parent / "dialogs"

@@ -31,6 +31,8 @@ from companion.store.schema import DEVICE_HOUSEHOLD, groups, occurrences, remind
 log = logging.getLogger(__name__)
 
 Asker = Literal["person", "relative", "coordinator"]
+History = list[tuple[datetime, str, str]]
+"""A reminder's latest occurrences, newest first: (speak time in UTC, lead, state)."""
 
 
 @dataclass(frozen=True)
@@ -182,9 +184,7 @@ class ReminderBook:
             return [Reminder.from_row(row) for row in connection.execute(query)]
 
     @store_errors("read the reminders' history")
-    def histories(
-        self, reminder_ids: Sequence[int], limit: int = 5
-    ) -> dict[int, list[tuple[datetime, str, str]]]:
+    def histories(self, reminder_ids: Sequence[int], limit: int = 5) -> dict[int, History]:
         """(speak time in UTC, lead, state) of each reminder's latest occurrences, newest first — in one
         query for a whole page of reminders."""
         newest = (
@@ -204,7 +204,7 @@ class ReminderBook:
             .subquery()
         )
         query = select(ranked).where(ranked.c.newest <= limit).order_by(ranked.c.reminder_id, ranked.c.newest)
-        found: dict[int, list[tuple[datetime, str, str]]] = {rid: [] for rid in reminder_ids}
+        found: dict[int, History] = {rid: [] for rid in reminder_ids}
         with self.engine.connect() as connection:
             for row in connection.execute(query):
                 found[row.reminder_id].append((row.speak_utc, row.lead, row.state))
@@ -261,6 +261,25 @@ class ReminderBook:
         return sorted(found, key=lambda pair: (pair[0], pair[1].id))
 
     @store_errors("read the reminders")
+    @store_errors("read the reminders")
+    def household_state(self, household_id: int) -> tuple[object, ...]:
+        """Changes whenever one of the household's reminders or their occurrences changes, by this process or
+        another one (every change of either sets its `updated_utc`; counts catch deletions)."""
+        query = (
+            select(
+                func.count(func.distinct(reminders.c.id)),
+                func.max(reminders.c.id),
+                func.max(reminders.c.updated_utc),
+                func.count(occurrences.c.id),
+                func.max(occurrences.c.updated_utc),
+                func.sum(occurrences.c.attempts),
+            )
+            .select_from(reminders.outerjoin(occurrences, occurrences.c.reminder_id == reminders.c.id))
+            .where(reminders.c.household_id == household_id)
+        )
+        with self.engine.connect() as connection:
+            return tuple(connection.execute(query).one())
+
     def revision(self) -> tuple[int, int, datetime | None]:
         """Changes whenever a reminder is added, edited or deleted, by this process or another one."""
         query = select(func.count(), func.max(reminders.c.id), func.max(reminders.c.updated_utc))

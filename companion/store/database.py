@@ -14,6 +14,8 @@ import logging
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -188,6 +190,29 @@ def migrate(engine: Engine) -> None:
         ) from error
 
 
+MIGRATION_FAILED = 3
+"""companion/store/migrate_apart.py's exit status when the migration failed; its stderr then holds the
+message and, on the last line, the fix."""
+
+
+def _migrate_apart(path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "companion.store.migrate_apart", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode == MIGRATION_FAILED:
+        message, _, fix = done.stderr.strip().rpartition("\n")
+        raise StoreError(message, fix)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise StoreError(
+            f"The database {path} could not be brought up to date ({last}).",
+            "Run `companion doctor`; reinstall the program if it names a missing part.",
+        )
+
+
 def record_event(engine: Engine, kind: str, detail: str) -> None:
     with writing(engine) as connection:
         connection.execute(insert(device_events).values(at_utc=utc_now(), kind=kind, detail=detail))
@@ -206,8 +231,10 @@ class Database:
     from one thread at a time (a scheduler thread and a device loop need a file).
     """
 
-    def __init__(self, directory: Path | None, snapshots_kept: int = 3) -> None:
+    def __init__(self, directory: Path | None, snapshots_kept: int = 3, migrate_apart: bool = False) -> None:
         self.directory = directory
+        self.migrate_apart = migrate_apart
+        """Migrate in a child process (companion/store/migrate_apart.py): for long-running processes."""
         self.path = directory / DATABASE_NAME if directory is not None else None
         self.snapshots_kept = snapshots_kept
         # Creating an engine connects to nothing; the first connection comes after open()'s checks.
@@ -232,7 +259,7 @@ class Database:
         restored = self._restore_if_damaged()
         try:
             if not at_newest_revision(self.path):
-                migrate(self.engine)
+                _migrate_apart(self.path) if self.migrate_apart else migrate(self.engine)
         except (OperationalError, DatabaseError) as error:
             raise StoreError(
                 f"Cannot prepare the database {self.path}: {error.orig}.",

@@ -14,11 +14,12 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from companion.errors import ReminderError
-from companion.reminders.book import Reminder
-from companion.reminders.recurrence import expand, local, parse_wall, wall_text
+from companion.reminders.book import History, Reminder
+from companion.reminders.recurrence import parse_wall, wall_text
 from companion.web import entry
 from companion.web.accounts import Account
 from companion.web.app import Web
+from companion.web.listing import next_time
 from companion.web.pages import FIELD_OF_REASON, audit, own_reminder, rule_of
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -87,10 +88,12 @@ def _bearer(web: Web, authorization: str | None) -> Account:
     return account
 
 
-def _out(web: Web, reminder: Reminder, history: list[tuple[datetime, str, str]] | None = None) -> ReminderOut:
-    if history is None:
-        history = web.book.histories([reminder.id])[reminder.id]
-    following = expand(reminder.rrule, reminder.starts_at).after(local(web.now()))
+def _one(web: Web, reminder: Reminder) -> ReminderOut:
+    return _out(reminder, web.book.histories([reminder.id])[reminder.id], web.now())
+
+
+def _out(reminder: Reminder, history: History, now_utc: datetime) -> ReminderOut:
+    following = next_time(reminder, now_utc)
     return ReminderOut(
         id=reminder.id,
         text=reminder.text,
@@ -146,9 +149,12 @@ async def list_reminders(
 ) -> list[ReminderOut]:
     web = _web(request)
     account = _bearer(web, authorization)
-    own = web.book.all(account.household_id)
-    histories = web.book.histories([r.id for r in own])
-    return [_out(web, r, histories[r.id]) for r in own]
+    now = web.now()
+    return web.views.of(
+        account.household_id or 0,
+        "api",
+        lambda own, histories: [_out(reminder, histories[reminder.id], now) for reminder in own],
+    )
 
 
 @router.post("/reminders", response_model=ReminderOut, status_code=201, responses={400: {"model": Problem}})
@@ -171,7 +177,7 @@ def add_reminder(
     except ReminderError as error:
         raise _problem(400, error.reason, FIELD_OF_REASON.get(error.reason, "starts_at")) from error
     audit(web, account, "reminder_created", reminder.id)
-    return _out(web, reminder)
+    return _one(web, reminder)
 
 
 def _own(web: Web, account: Account, reminder_id: int) -> Reminder:
@@ -186,7 +192,7 @@ async def get_reminder(
     reminder_id: int, request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> ReminderOut:
     web = _web(request)
-    return _out(web, _own(web, _bearer(web, authorization), reminder_id))
+    return _one(web, _own(web, _bearer(web, authorization), reminder_id))
 
 
 @router.put(
@@ -211,7 +217,7 @@ def change_reminder(
     if changed is None:
         raise _problem(404, "not_found")
     audit(web, account, "reminder_changed", reminder_id)
-    return _out(web, changed)
+    return _one(web, changed)
 
 
 @router.delete("/reminders/{reminder_id}", status_code=204, responses={404: {"model": Problem}})

@@ -8,6 +8,7 @@ coordinator only the catalogue and the device's health.
 
 from __future__ import annotations
 
+import gc
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from companion.settings import WebSettings
 from companion.store.database import Database, utc_now
 from companion.web.accounts import Account, Sessions, Throttle
 from companion.web.i18n import choose_language, translations
+from companion.web.listing import HouseholdViews
 from companion.web.security import FORM_COOKIE, SESSION_COOKIE, SecurityHeaders, set_cookie
 
 HERE = Path(__file__).resolve().parent
@@ -53,14 +55,16 @@ class Web:
     sessions: Sessions = field(init=False)
     throttle: Throttle = field(init=False)
     book: ReminderBook = field(init=False)
-    minute_cache: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
-    """What every page shows and only time changes (the groups of the next two weeks), per minute."""
+    views: HouseholdViews = field(init=False)
 
     def __post_init__(self) -> None:
         self.templates = Jinja2Templates(directory=HERE / "templates")
+        # The templates ship with the program: no need to look at their files on every page.
+        self.templates.env.auto_reload = False
         self.sessions = Sessions(self.database.engine, timedelta(days=self.settings.session_days))
         self.throttle = Throttle(self.database.engine)
         self.book = ReminderBook(self.database.engine, self.now)
+        self.views = HouseholdViews(self.book, self.now)
 
 
 def _on_this_site(path: str) -> bool:
@@ -129,6 +133,9 @@ def create_app(
         # A household's page has a handful of visitors: a few worker threads serve them, where the default
         # forty would each keep memory of their own (and fight over the GIL on two cores).
         to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        # What was made at start-up lives as long as the process: the garbage collector need not walk
+        # through it again and again while pages are served.
+        gc.freeze()
         yield
 
     app = FastAPI(

@@ -18,7 +18,7 @@ from companion.reminders.recurrence import local
 from companion.store.catalogue import catalogue_language, groups_on_offer, retire_group
 from companion.store.health import latest
 from companion.web.app import Visitor, Web, render, visitor
-from companion.web.pages import when_words
+from companion.web.listing import when_words
 from companion.web.security import check_csrf
 
 router = APIRouter()

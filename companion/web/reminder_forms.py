@@ -14,7 +14,8 @@ from companion.reminders.book import Reminder
 from companion.reminders.recurrence import local, parse_wall
 from companion.web.accounts import Account
 from companion.web.app import Visitor, Web, render
-from companion.web.pages import FIELD_OF_REASON, WEEKDAYS, audit, choice_of, own_reminder, relative, rule_of
+from companion.web.listing import WEEKDAYS, choice_of
+from companion.web.pages import FIELD_OF_REASON, audit, own_reminder, relative, rule_of
 from companion.web.security import check_csrf
 
 router = APIRouter()
