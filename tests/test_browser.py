@@ -185,4 +185,22 @@ def test_the_coordinators_and_evaluators_pages_in_english_are_accessible(
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("heading", name=heading).wait_for()
         accessible(page, name)
+        if name == "catalogue":
+            _add_a_group(page)
         page.get_by_role("button", name="Sign out").click()
+
+
+def _add_a_group(page: Any) -> None:
+    """The coordinator's group form, refused once (no weekday chosen) and then saved."""
+    page.get_by_role("link", name="Add a group").click()
+    page.get_by_label("Name of the group").fill("Reading circle")
+    page.get_by_label("Where (an address, or how to join)").fill("Valby Library")
+    page.get_by_label("Starts at (Danish time)").fill("14:00")
+    page.get_by_label("Lasts (minutes)").fill("90")
+    accessible(page, "group_form")
+    page.get_by_role("button", name="Save the group").click()
+    page.get_by_text("Choose the weekdays the group meets.").wait_for()
+    accessible(page, "group_form_refused")
+    page.get_by_label("Wednesday").check()
+    page.get_by_role("button", name="Save the group").click()
+    page.get_by_text("Saved: Reading circle").wait_for()

@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
 from sqlalchemy import func, insert, select
 
-from companion.store.database import Database
+from companion.store.database import Database, writing
 from companion.store.schema import DEVICE_HOUSEHOLD, households, reminders
+from companion.web.accounts import create_account
 from companion.web.app import create_app
 from companion.web.pairing import new_code
 
@@ -45,6 +46,25 @@ def paired(
         "password": "korrekt hest batteri",
     }
     response = client.post("/api/pair", json=body)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def signed_in_as_coordinator(client: TestClient, database: Database) -> dict[str, str]:
+    with writing(database.engine) as connection:
+        create_account(
+            connection,
+            household_id=None,
+            role="coordinator",
+            name="Lone",
+            email="lone@kommune.dk",
+            password="korrekt hest batteri",
+            language="da",
+            now=NOW,
+        )
+    response = client.post(
+        "/api/session", json={"email": "lone@kommune.dk", "password": "korrekt hest batteri"}
+    )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
@@ -113,19 +133,71 @@ def test_households_are_isolated_through_the_api(database: Database) -> None:
 
 def test_the_openapi_document_survives_generated_requests(database: Database) -> None:
     app = create_app(database, now=lambda: NOW)
-    token = paired(TestClient(app), database, "anne@example.dk")
+    relative = paired(TestClient(app), database, "anne@example.dk")
+    coordinator = signed_in_as_coordinator(TestClient(app), database)
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
     checked = 0
     for operation in schema.get_all_operations():
         assert isinstance(operation, Ok), operation  # the document itself must be valid
         api_operation = operation.ok()
 
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=api_operation.as_strategy())
         def no_server_error(case: schemathesis.Case[Any]) -> None:
-            response = case.call(headers=token)
-            assert response.status_code < 500, (case.method, case.path, response.text)
+            for token in (relative, coordinator):
+                response = case.call(headers=token)
+                assert response.status_code < 500, (case.method, case.path, response.text)
 
         no_server_error()
         checked += 1
-    assert checked >= 7  # every operation of the API was exercised
+    assert checked >= 14  # every operation of the API was exercised, by a relative and a coordinator
+
+
+def test_a_coordinator_keeps_the_catalogue_and_a_relative_suggests_through_the_api(
+    database: Database,
+) -> None:
+    from companion.mind.build import load_catalogue
+    from companion.store.catalogue import seed_catalogue
+    from companion.store.household import waiting_suggestions
+
+    seed_catalogue(database.engine, load_catalogue(Path(__file__).parent.parent / "dialogs", "da"), "da")
+    client = client_of(database)
+    coordinator = signed_in_as_coordinator(client, database)
+    relative = paired(client, database, "anne@example.dk")
+    group = {
+        "name": "Læsekreds på Østerbro",
+        "place": "Østerbro Bibliotek",
+        "interests": ["bøger"],
+        "start": "14:00",
+        "minutes": 90,
+        "first_day": "2026-03-04",
+        "repeat": "monthly",
+        "weekdays": ["WE"],
+        "weeks": ["1", "3"],
+    }
+    made = client.post("/api/groups", json=group, headers=coordinator)
+    assert made.status_code == 201, made.text
+    assert (made.json()["rrule"], made.json()["next_at"]) == (
+        "FREQ=MONTHLY;BYDAY=1WE,3WE",
+        "2026-03-04T14:00",
+    )
+    group_id = made.json()["id"]
+    assert client.post("/api/groups", json=group, headers=relative).status_code == 403
+    refused = client.put(f"/api/groups/{group_id}", json={**group, "weeks": []}, headers=coordinator)
+    assert refused.status_code == 400 and refused.json()["detail"] == {
+        "reason": "no_weeks",
+        "field": "schedule",
+    }
+
+    listed = client.get("/api/groups", headers=relative).json()
+    assert group_id in [g["id"] for g in listed] and len(listed) > 10
+    assert client.post(f"/api/groups/{group_id}/suggest", headers=relative).status_code == 204
+    assert client.post(f"/api/groups/{group_id}/suggest", headers=coordinator).status_code == 403
+    assert [s.group_id for s in waiting_suggestions(database.engine, DEVICE_HOUSEHOLD)] == [group_id]
+
+    assert client.delete(f"/api/groups/{group_id}", headers=coordinator).status_code == 204
+    assert client.post(f"/api/groups/{group_id}/suggest", headers=relative).status_code == 404
+    assert client.get("/api/device", headers=coordinator).json()["detail"]["reason"] == "not_reported"
+    code = client.post("/api/pairing-code", headers=coordinator)
+    assert code.status_code == 201 and len(code.json()["code"]) == 8
+    assert client.post("/api/pairing-code", headers=relative).status_code == 403

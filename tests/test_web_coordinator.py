@@ -14,15 +14,14 @@ from fastapi.testclient import TestClient
 from companion.cli import main
 from companion.mind.build import load_catalogue
 from companion.store.catalogue import groups_on_offer, seed_catalogue
-from companion.store.database import Database, writing
+from companion.store.database import Database
 from companion.store.health import Heartbeat, latest
 from companion.store.schema import DEVICE_HOUSEHOLD
-from companion.web.accounts import create_account
 from companion.web.app import create_app
 from companion.web.pairing import new_code
 
 from clocks import utc
-from web_pages import csrf_of, pair
+from web_pages import csrf_of, pair, signed_in
 
 NOW = utc("2026-03-02T09:00")
 DIALOGS = Path(__file__).parent.parent / "dialogs"
@@ -49,26 +48,8 @@ def database(tmp_path: Path) -> Iterator[Database]:
         yield opened
 
 
-def signed_in(database: Database, role: str, email: str) -> TestClient:
-    with writing(database.engine) as connection:
-        create_account(
-            connection,
-            household_id=None,
-            role=role,
-            name=role.title(),
-            email=email,
-            password="korrekt hest batteri",
-            language="da",
-            now=NOW,
-        )
-    client = TestClient(create_app(database, now=lambda: NOW), headers={"accept-language": "da"})
-    token = csrf_of(client.get("/login").text)
-    client.post("/login", data={"email": email, "password": "korrekt hest batteri", "csrf": token})
-    return client
-
-
 def test_a_coordinator_imports_a_calendar_and_retires_a_group(database: Database) -> None:
-    coordinator = signed_in(database, "coordinator", "lone@kommune.dk")
+    coordinator = signed_in(database, "coordinator", "lone@kommune.dk", NOW)
     page = coordinator.get("/").text
     assert "<h1>Gruppekatalog</h1>" in page
     shown = coordinator.post(
@@ -90,10 +71,10 @@ def test_a_coordinator_imports_a_calendar_and_retires_a_group(database: Database
 
 
 def test_each_role_sees_only_its_own_pages(database: Database) -> None:
-    coordinator = signed_in(database, "coordinator", "lone@kommune.dk")
+    coordinator = signed_in(database, "coordinator", "lone@kommune.dk", NOW)
     assert coordinator.get("/reminders").status_code == 403
     assert coordinator.get("/api/reminders").status_code == 401  # the API wants a bearer token
-    evaluator = signed_in(database, "evaluator", "eva@uni.dk")
+    evaluator = signed_in(database, "evaluator", "eva@uni.dk", NOW)
     assert "<h1>Brugsoversigter</h1>" in evaluator.get("/").text
     assert evaluator.get("/catalogue").status_code == 403
     relative = TestClient(create_app(database, now=lambda: NOW), headers={"accept-language": "da"})
@@ -122,7 +103,7 @@ def test_the_coordinator_sees_the_devices_health_from_its_heartbeat(database: Da
     beat = Heartbeat(
         database.engine, lambda: microphone["ok"], lambda: "" if microphone["ok"] else "unplugged"
     )
-    coordinator = signed_in(database, "coordinator", "lone@kommune.dk")
+    coordinator = signed_in(database, "coordinator", "lone@kommune.dk", NOW)
     assert "Enheden har ikke meldt sig endnu" in coordinator.get("/catalogue").text
     beat(NOW - timedelta(minutes=3))
     page = coordinator.get("/catalogue").text
@@ -134,3 +115,23 @@ def test_the_coordinator_sees_the_devices_health_from_its_heartbeat(database: Da
     beat(NOW - timedelta(minutes=1))  # a change is written at once
     page = coordinator.get("/catalogue").text
     assert "Mikrofon: mangler" in page and "Fejl: unplugged" in page
+
+
+def test_a_coordinator_makes_a_code_for_a_relative_who_is_not_at_the_device(database: Database) -> None:
+    from sqlalchemy import select
+
+    from companion.store.schema import audit_log
+
+    coordinator = signed_in(database, "coordinator", "lone@kommune.dk", NOW)
+    page = coordinator.get("/catalogue").text
+    assert coordinator.post("/catalogue/pairing-code").status_code == 403  # no form token
+    shown = coordinator.post("/catalogue/pairing-code", data={"csrf": csrf_of(page)}).text
+    found = re.search(r"Koden er (\d{4} \d{4})\. Den virker én gang, indtil klokken 09\.10\.", shown)
+    assert found is not None
+    with database.engine.connect() as connection:
+        assert connection.scalar(select(audit_log.c.action)) == "pairing_code_made"
+
+    relative = TestClient(create_app(database, now=lambda: NOW), headers={"accept-language": "da"})
+    assert "<h1>Påmindelser</h1>" in pair(relative, found.group(1), "anne@example.dk")
+    token = csrf_of(relative.get("/reminders").text)
+    assert relative.post("/catalogue/pairing-code", data={"csrf": token}).status_code == 403

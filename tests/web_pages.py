@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from fastapi.testclient import TestClient
+
+from companion.store.database import Database, writing
+from companion.web.accounts import create_account
+from companion.web.app import create_app
 
 
 def csrf_of(page: str) -> str:
@@ -23,3 +28,22 @@ def pair(client: TestClient, code: str, email: str, name: str = "Anne") -> str:
 def add_reminder(client: TestClient, **fields: str | list[str]) -> str:
     token = csrf_of(client.get("/reminders/new").text)
     return client.post("/reminders/new", data={"csrf": token, **fields}).text
+
+
+def signed_in(database: Database, role: str, email: str, now: datetime) -> TestClient:
+    """A browser signed in to a new account of `role` (coordinator, evaluator), its clock stopped at `now`."""
+    with writing(database.engine) as connection:
+        create_account(
+            connection,
+            household_id=None,
+            role=role,
+            name=role.title(),
+            email=email,
+            password="korrekt hest batteri",
+            language="da",
+            now=now,
+        )
+    client = TestClient(create_app(database, now=lambda: now), headers={"accept-language": "da"})
+    token = csrf_of(client.get("/login").text)
+    client.post("/login", data={"email": email, "password": "korrekt hest batteri", "csrf": token})
+    return client

@@ -4,6 +4,8 @@ library is only loaded by the command that imports)."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
@@ -17,6 +19,13 @@ from companion.store.schema import groups
 FORMATS: tuple[GroupFormat, ...] = ("physical", "online", "phone")
 _IMPORT_FIX = "Correct the event in the calendar, export it again and import the whole file."
 _DANISH_LETTERS = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa"})
+ID_LENGTH = 64
+
+
+def slug_of(text: str) -> str:
+    """Words as an id: "Læsegruppen på Nørrebro" → "laesegruppen-paa-noerrebro" (may be empty or long)."""
+    plain = unicodedata.normalize("NFKD", text.lower().translate(_DANISH_LETTERS))
+    return re.sub(r"[^a-z0-9]+", "-", plain.encode("ascii", "ignore").decode()).strip("-")
 
 
 # -- rows and groups ---------------------------------------------------------------------------------
@@ -119,6 +128,36 @@ def catalogue_language(engine: Engine) -> str:
     with engine.connect() as connection:
         found = connection.scalar(select(groups.c.language).where(groups.c.retired.is_(False)).limit(1))
     return str(found) if found else "da"
+
+
+def find_group(engine: Engine, group_id: str) -> Group | None:
+    """A group on offer by its id (None when there is none, or it was retired)."""
+    query = select(groups).where(groups.c.id == group_id, groups.c.retired.is_(False))
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    return _group(row._mapping) if row is not None else None
+
+
+def new_group_id(engine: Engine, name: str) -> str:
+    """An id for a new group from its name, unlike any group's before (retired ones too)."""
+    base = slug_of(name)[: ID_LENGTH - 4].rstrip("-") or "group"
+    with engine.connect() as connection:
+        taken = set(connection.scalars(select(groups.c.id).where(groups.c.id.like(f"{base}%"))))
+    return next(
+        candidate
+        for n in range(1, len(taken) + 2)
+        if (candidate := base if n == 1 else f"{base}-{n}") not in taken
+    )
+
+
+@store_errors("save the group")
+def save_group(engine: Engine, group: Group, language: str, now: datetime) -> None:
+    """Add or change a group as a coordinator's own: offered again if it was retired, and never
+    overwritten by the shipped list (importing a changed group's calendar again takes the calendar's)."""
+    values = {**_row(group, language, "coordinator"), "updated_utc": now}
+    with writing(engine) as connection:
+        if not _update(connection, group.id, values):
+            connection.execute(insert(groups).values(**values))
 
 
 def load_catalogue_from_db(engine: Engine, language: str) -> tuple[Group, ...]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -19,22 +18,18 @@ from sqlalchemy import Column, Engine, String, insert
 
 from companion.errors import SettingsError
 from companion.mind.catalogue import COPENHAGEN, Group, GroupFormat
-from companion.store.catalogue import FORMATS, _row, _update
+from companion.store.catalogue import FORMATS, ID_LENGTH, _row, _update, slug_of
 from companion.store.database import utc_now, writing
 from companion.store.schema import groups
 
 _IMPORT_FIX = "Correct the event in the calendar, export it again and import the whole file."
-_DANISH_LETTERS = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa"})
-
-
 # -- iCalendar import --------------------------------------------------------------------------------
 
 
 def group_id_of(uid: str) -> str:
     """A stable group id from an event's UID: the same UID updates the same row on every import."""
-    text = unicodedata.normalize("NFKD", uid.lower().translate(_DANISH_LETTERS))
-    slug = re.sub(r"[^a-z0-9]+", "-", text.encode("ascii", "ignore").decode()).strip("-")
-    if 0 < len(slug) <= 64:
+    slug = slug_of(uid)
+    if 0 < len(slug) <= ID_LENGTH:
         return slug
     # Long UIDs (Outlook's are 100+ characters) differ at the end, so a cut alone could join two groups.
     digest = hashlib.sha256(uid.encode()).hexdigest()[:10]

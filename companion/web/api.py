@@ -72,19 +72,20 @@ class ReminderOut(BaseModel):
     history: list[Occurrence]
 
 
-def _web(request: Request) -> Web:
+def web_of(request: Request) -> Web:
     web: Web = request.app.state.web
     return web
 
 
-def _bearer(web: Web, authorization: str | None) -> Account:
+def bearer(web: Web, authorization: str | None, role: str = "relative") -> Account:
+    """The account whose token the request carries, if it has `role` (a relative: of a household)."""
     scheme, _, token = (authorization or "").partition(" ")
     found = web.sessions.find(token, web.now()) if scheme.lower() == "bearer" and token else None
     if found is None:
         raise HTTPException(status_code=401, detail="Sign in first (POST /api/session).")
     account = found[0]
-    if account.role != "relative" or account.household_id is None:
-        raise HTTPException(status_code=403, detail="Only a relative of a household has reminders.")
+    if account.role != role or (role == "relative" and account.household_id is None):
+        raise HTTPException(status_code=403, detail=f"Only a {role} may do this.")
     return account
 
 
@@ -105,7 +106,7 @@ def _out(reminder: Reminder, history: History, now_utc: datetime) -> ReminderOut
     )
 
 
-def _problem(status: int, reason: str, field: str = "") -> HTTPException:
+def problem(status: int, reason: str, field: str = "") -> HTTPException:
     return HTTPException(status_code=status, detail=Problem(reason=reason, field=field).model_dump())
 
 
@@ -115,10 +116,10 @@ def _address(request: Request) -> str:
 
 @router.post("/session", response_model=Session, responses={400: {"model": Problem}, 429: {"model": Problem}})
 def sign_in(body: SignIn, request: Request) -> Session:
-    web = _web(request)
+    web = web_of(request)
     outcome = entry.sign_in(web, body.email, body.password, _address(request))
     if isinstance(outcome, entry.Refusal):
-        raise _problem(429 if outcome.reason == "locked" else 400, outcome.reason)
+        raise problem(429 if outcome.reason == "locked" else 400, outcome.reason)
     token, _csrf = web.sessions.start(outcome.id, web.now())
     return Session(token=token, name=outcome.name)
 
@@ -127,18 +128,18 @@ def sign_in(body: SignIn, request: Request) -> Session:
 def sign_out(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
     _, _, token = (authorization or "").partition(" ")
     if token:
-        _web(request).sessions.end(token)
+        web_of(request).sessions.end(token)
     return Response(status_code=204)
 
 
 @router.post("/pair", response_model=Session, responses={400: {"model": Problem}, 429: {"model": Problem}})
 def pair(body: Pairing, request: Request) -> Session:
-    web = _web(request)
+    web = web_of(request)
     outcome = entry.pair(
         web, body.code, body.name, body.email, body.password, body.language, _address(request)
     )
     if isinstance(outcome, entry.Refusal):
-        raise _problem(429 if outcome.reason == "locked" else 400, outcome.reason, outcome.field)
+        raise problem(429 if outcome.reason == "locked" else 400, outcome.reason, outcome.field)
     token, _csrf = web.sessions.start(outcome.id, web.now())
     return Session(token=token, name=outcome.name)
 
@@ -147,8 +148,8 @@ def pair(body: Pairing, request: Request) -> Session:
 async def list_reminders(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> list[ReminderOut]:
-    web = _web(request)
-    account = _bearer(web, authorization)
+    web = web_of(request)
+    account = bearer(web, authorization)
     now = web.now()
     return web.views.of(
         account.household_id or 0,
@@ -161,8 +162,8 @@ async def list_reminders(
 def add_reminder(
     body: NewReminder, request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> ReminderOut:
-    web = _web(request)
-    account = _bearer(web, authorization)
+    web = web_of(request)
+    account = bearer(web, authorization)
     rule = rule_of(body.repeat, list(body.weekdays))
     try:
         reminder = web.book.create(
@@ -175,7 +176,7 @@ def add_reminder(
             created_by=account.id,
         )
     except ReminderError as error:
-        raise _problem(400, error.reason, FIELD_OF_REASON.get(error.reason, "starts_at")) from error
+        raise problem(400, error.reason, FIELD_OF_REASON.get(error.reason, "starts_at")) from error
     audit(web, account, "reminder_created", reminder.id)
     return _one(web, reminder)
 
@@ -183,7 +184,7 @@ def add_reminder(
 def _own(web: Web, account: Account, reminder_id: int) -> Reminder:
     reminder = own_reminder(web, account, reminder_id)
     if reminder is None:
-        raise _problem(404, "not_found")
+        raise problem(404, "not_found")
     return reminder
 
 
@@ -191,8 +192,8 @@ def _own(web: Web, account: Account, reminder_id: int) -> Reminder:
 async def get_reminder(
     reminder_id: int, request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> ReminderOut:
-    web = _web(request)
-    return _one(web, _own(web, _bearer(web, authorization), reminder_id))
+    web = web_of(request)
+    return _one(web, _own(web, bearer(web, authorization), reminder_id))
 
 
 @router.put(
@@ -206,16 +207,16 @@ def change_reminder(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> ReminderOut:
-    web = _web(request)
-    account = _bearer(web, authorization)
+    web = web_of(request)
+    account = bearer(web, authorization)
     _own(web, account, reminder_id)
     rule = rule_of(body.repeat, list(body.weekdays))
     try:
         changed = web.book.update(reminder_id, body.text, parse_wall(body.starts_at), rule)
     except ReminderError as error:
-        raise _problem(400, error.reason, FIELD_OF_REASON.get(error.reason, "starts_at")) from error
+        raise problem(400, error.reason, FIELD_OF_REASON.get(error.reason, "starts_at")) from error
     if changed is None:
-        raise _problem(404, "not_found")
+        raise problem(404, "not_found")
     audit(web, account, "reminder_changed", reminder_id)
     return _one(web, changed)
 
@@ -224,8 +225,8 @@ def change_reminder(
 def delete_reminder(
     reminder_id: int, request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Response:
-    web = _web(request)
-    account = _bearer(web, authorization)
+    web = web_of(request)
+    account = bearer(web, authorization)
     _own(web, account, reminder_id)
     web.book.delete(reminder_id)
     audit(web, account, "reminder_deleted", reminder_id)

@@ -122,7 +122,7 @@ def create_app(
     now: Callable[[], datetime] = utc_now,
     dialogs: Path | None = None,
 ) -> FastAPI:
-    from companion.web import api, coordinator, pages, reminder_forms
+    from companion.web import api, api_groups, coordinator, group_forms, pages, reminder_forms
 
     web = Web(database, settings or WebSettings(), now)
     if dialogs is not None:
@@ -153,7 +153,9 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(reminder_forms.router)
     app.include_router(coordinator.router)
+    app.include_router(group_forms.router)
     app.include_router(api.router)
+    app.include_router(api_groups.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def plain_error(request: Request, error: StarletteHTTPException) -> Response:

@@ -1,24 +1,31 @@
 """The coordinator's page: the group catalogue — what the companion may point people toward.
 
 A coordinator sees groups, never a household's reminders or conversations. Groups come from the shipped
-catalogue, from a group's own calendar file (.ics, uploaded here) or are retired when they stop.
+catalogue, from a group's own calendar file (.ics, uploaded here) or from the coordinator's own form
+(group_forms.py), and are retired when they stop.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import insert
 
 from companion.content import load_phrases
 from companion.errors import SettingsError
 from companion.mind.catalogue import COPENHAGEN
 from companion.reminders.recurrence import local
-from companion.store.catalogue import catalogue_language, groups_on_offer, retire_group
+from companion.store.catalogue import catalogue_language, find_group, groups_on_offer, retire_group
+from companion.store.database import writing
 from companion.store.health import latest
+from companion.store.schema import DEVICE_HOUSEHOLD, audit_log
+from companion.web.accounts import Account
 from companion.web.app import Visitor, Web, render, visitor
-from companion.web.listing import when_words
+from companion.web.listing import clock_words, when_words
+from companion.web.pairing import VALID_FOR, new_code, spoken_form
 from companion.web.security import check_csrf
 
 router = APIRouter()
@@ -26,7 +33,8 @@ MAX_CALENDAR = 2_000_000
 """Bytes: a group's calendar is a few kilobytes; anything this large is not one."""
 
 
-def _coordinator(request: Request) -> tuple[Web, Visitor]:
+def coordinator(request: Request) -> tuple[Web, Visitor]:
+    """The signed-in coordinator; 401 when signed out, 403 for any other role."""
     web: Web = request.app.state.web
     who = visitor(web, request)
     if who.account is None:
@@ -71,14 +79,40 @@ def _health(web: Web, who: Visitor) -> dict[str, object] | None:
 
 
 @router.get("/catalogue")
-async def catalogue_page(request: Request) -> Response:
-    web, who = _coordinator(request)
-    return _page(web, request, who)
+async def catalogue_page(request: Request, saved: str = "") -> Response:
+    web, who = coordinator(request)
+    found = find_group(web.database.engine, saved) if saved else None
+    return _page(web, request, who, saved=found.name if found else "")
+
+
+@router.post("/catalogue/pairing-code")
+def pairing_code(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    """A code for a relative who is not at the device (the device says one when its button is held).
+
+    The same code as the spoken one: once, for 10 minutes, void after 5 wrong tries. It is written in the
+    audit log; and the person can always ask the device who can remind them, and remove anyone by voice.
+    """
+    web, who = coordinator(request)
+    check_csrf(csrf, who.csrf)
+    now = web.now()
+    code = new_code(web.database.engine, DEVICE_HOUSEHOLD, now)
+    assert who.account is not None  # coordinator() let only a signed-in coordinator through
+    record_pairing_code(web, who.account, now)
+    until = clock_words(local(now + VALID_FOR), who.language)
+    return _page(web, request, who, code=spoken_form(code), code_until=until)
+
+
+def record_pairing_code(web: Web, account: Account, now: datetime) -> None:
+    """Who made a pairing code, and when, in the audit log (the code itself is never kept)."""
+    with writing(web.database.engine) as connection:
+        connection.execute(
+            insert(audit_log).values(at_utc=now, account_id=account.id, action="pairing_code_made")
+        )
 
 
 @router.post("/catalogue/{group_id}/retire")
 def retire(request: Request, group_id: str, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
-    web, who = _coordinator(request)
+    web, who = coordinator(request)
     check_csrf(csrf, who.csrf)
     if not retire_group(web.database.engine, group_id, web.now()):
         raise HTTPException(status_code=404)
@@ -91,7 +125,7 @@ async def import_calendar(
     calendar: Annotated[UploadFile, File()],
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    web, who = _coordinator(request)
+    web, who = coordinator(request)
     check_csrf(csrf, who.csrf)
     from companion.store.ics import import_ics  # the icalendar library only where a calendar comes in
 
