@@ -297,3 +297,12 @@ def test_a_password_hashed_with_heavier_settings_still_signs_in_and_is_rehashed(
         new = connection.execute(select(accounts.c.password_hash)).scalar_one()
     assert new != old and "m=19456,t=2,p=1" in new
     assert authenticate(database.engine, "anne@example.dk", "korrekt hest batteri") == made
+
+
+def test_a_reminder_on_three_weekdays(database: Database) -> None:
+    client = browser(database)
+    pair(client, new_code(database.engine, DEVICE_HOUSEHOLD, NOW), "anne@example.dk")
+    page = add_reminder(
+        client, text="Gåtur", date="2026-03-02", time="10:00", repeat="weekly", weekdays=["MO", "WE", "FR"]
+    )
+    assert re.search(r"Hver uge mandag, onsdag, fredag klokken 10[.:]00", page)

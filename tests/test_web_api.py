@@ -201,3 +201,16 @@ def test_a_coordinator_keeps_the_catalogue_and_a_relative_suggests_through_the_a
     code = client.post("/api/pairing-code", headers=coordinator)
     assert code.status_code == 201 and len(code.json()["code"]) == 8
     assert client.post("/api/pairing-code", headers=relative).status_code == 403
+
+
+def test_half_a_character_is_refused_not_a_server_error(database: Database) -> None:
+    client = client_of(database)
+    anne = paired(client, database, "anne@example.dk")
+    body = '{"text": "kaffe \\ud800", "starts_at": "2026-03-03T10:00"}'
+    refused = client.post(
+        "/api/reminders", content=body, headers={**anne, "content-type": "application/json"}
+    )
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "text"]
+    assert "kaffe" not in refused.text  # what was sent is never echoed
+    with database.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(reminders)) == 0

@@ -40,6 +40,21 @@ READING = {
     "weekdays": ["WE"],
 }
 
+KNITTING_WITH_A_CANCELLED_SESSION = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:strik@example.dk
+SUMMARY:Strikkecafe
+LOCATION:Valby Kulturhus
+DTSTART;TZID=Europe/Copenhagen:20260304T140000
+DTEND;TZID=Europe/Copenhagen:20260304T160000
+RRULE:FREQ=WEEKLY;BYDAY=WE
+EXDATE;TZID=Europe/Copenhagen:20260311T140000
+END:VEVENT
+END:VCALENDAR
+"""
+
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
@@ -144,20 +159,7 @@ def test_changing_a_shipped_group_makes_it_the_coordinators(
 def test_a_calendars_moved_and_cancelled_sessions_are_kept_when_other_things_change(
     database: Database, coordinator: TestClient
 ) -> None:
-    calendar = b"""BEGIN:VCALENDAR
-VERSION:2.0
-PRODID:-//test//EN
-BEGIN:VEVENT
-UID:strik@example.dk
-SUMMARY:Strikkecafe
-LOCATION:Valby Kulturhus
-DTSTART;TZID=Europe/Copenhagen:20260304T140000
-DTEND;TZID=Europe/Copenhagen:20260304T160000
-RRULE:FREQ=WEEKLY;BYDAY=WE
-EXDATE;TZID=Europe/Copenhagen:20260311T140000
-END:VEVENT
-END:VCALENDAR
-"""
+    calendar = KNITTING_WITH_A_CANCELLED_SESSION
     places = {"online": "på nettet", "phone": "i telefonen"}
     (imported,) = import_ics(database.engine, calendar, "da", remote_places=places, now=NOW)
     form = coordinator.get(f"/catalogue/{imported.id}/edit").text
@@ -219,3 +221,37 @@ def test_only_a_coordinator_with_the_forms_token_changes_the_catalogue(
     token = csrf_of(relative.get("/reminders").text)
     assert relative.post("/catalogue/new", data={**READING, "csrf": token}).status_code == 403
     assert _count(database) == before
+
+
+@pytest.mark.parametrize(
+    ("changed", "field", "said"),
+    [
+        ({"minutes": "²⁰"}, "minutes", "fra 15 til 600"),  # digits Python knows, but no number of minutes
+        ({"start": "10:00Z"}, "start", "Skriv tiden som timer og minutter"),
+        ({"first_day": "0001-01-03"}, "first_day", "inden for det seneste år"),
+    ],
+)
+def test_odd_input_that_looks_valid_is_refused_not_a_server_error(
+    database: Database, coordinator: TestClient, changed: dict[str, object], field: str, said: str
+) -> None:
+    status, page = _post(coordinator, "/catalogue/new", {**READING, **changed})
+    shown = re.search(rf'<p class="error" id="{field}-error">(.*?)</p>', page, re.DOTALL)
+    assert status == 400 and shown is not None and said in shown.group(1)
+
+
+def test_many_weekdays_and_weeks_can_be_chosen(database: Database, coordinator: TestClient) -> None:
+    chosen = {"repeat": "monthly", "weekdays": ["MO", "WE", "FR"], "weeks": ["1", "2", "3", "-1"]}
+    status, _page = _post(coordinator, "/catalogue/new", {**READING, **chosen})
+    group = find_group(database.engine, "laesekreds-paa-oesterbro")
+    assert status == 200 and group is not None
+    assert group.rrule.count(",") == 11  # 3 days in 4 weeks
+
+
+def test_a_kept_calendar_schedule_keeps_its_start_time(database: Database, coordinator: TestClient) -> None:
+    calendar = KNITTING_WITH_A_CANCELLED_SESSION
+    places = {"online": "på nettet", "phone": "i telefonen"}
+    (imported,) = import_ics(database.engine, calendar, "da", remote_places=places, now=NOW)
+    fields = {**READING, "name": imported.name, "repeat": "keep", "start": "15:00"}
+    status, page = _post(coordinator, f"/catalogue/{imported.id}/edit", fields)
+    assert status == 400 and "Vælg også en ny plan" in page
+    assert find_group(database.engine, imported.id) == imported

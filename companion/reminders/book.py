@@ -261,7 +261,6 @@ class ReminderBook:
         return sorted(found, key=lambda pair: (pair[0], pair[1].id))
 
     @store_errors("read the reminders")
-    @store_errors("read the reminders")
     def household_state(self, household_id: int) -> tuple[object, ...]:
         """Changes whenever one of the household's reminders or their occurrences changes, by this process or
         another one (every change of either sets its `updated_utc`; counts catch deletions)."""
@@ -280,6 +279,7 @@ class ReminderBook:
         with self.engine.connect() as connection:
             return tuple(connection.execute(query).one())
 
+    @store_errors("read the reminders")
     def revision(self) -> tuple[int, int, datetime | None]:
         """Changes whenever a reminder is added, edited or deleted, by this process or another one."""
         query = select(func.count(), func.max(reminders.c.id), func.max(reminders.c.updated_utc))

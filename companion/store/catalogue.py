@@ -152,11 +152,12 @@ def new_group_id(engine: Engine, name: str) -> str:
 
 @store_errors("save the group")
 def save_group(engine: Engine, group: Group, language: str, now: datetime) -> None:
-    """Add or change a group as a coordinator's own: offered again if it was retired, and never
+    """Add (in `language`) or change a group as a coordinator's own: offered again if it was retired, never
     overwritten by the shipped list (importing a changed group's calendar again takes the calendar's)."""
     values = {**_row(group, language, "coordinator"), "updated_utc": now}
+    changed = {key: value for key, value in values.items() if key != "language"}  # a change keeps its own
     with writing(engine) as connection:
-        if not _update(connection, group.id, values):
+        if not _update(connection, group.id, changed):
             connection.execute(insert(groups).values(**values))
 
 

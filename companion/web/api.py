@@ -23,6 +23,8 @@ from companion.web.listing import next_time
 from companion.web.pages import FIELD_OF_REASON, audit, own_reminder, rule_of
 
 router = APIRouter(prefix="/api", tags=["api"])
+
+
 Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -174,7 +174,13 @@ def create_app(
     async def unreadable_form(request: Request, error: RequestValidationError) -> Response:
         # A form field far too long, a path that is not a number: the API says which, a page says so plainly.
         if request.url.path.startswith("/api/"):
-            return await request_validation_exception_handler(request, error)
+            # Which field and why, but never what was sent back: it may not even be writable text (JSON
+            # can carry half a character), and it may be a password.
+            said = [
+                {key: value for key, value in e.items() if key not in ("input", "ctx")}
+                for e in error.errors()
+            ]
+            return JSONResponse({"detail": jsonable_encoder(said)}, status_code=422)
         return render(web, request, visitor(web, request), "error.html", 400, kind="other")
 
     @app.get("/language/{code}")

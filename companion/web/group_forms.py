@@ -9,7 +9,7 @@ A saved group is the coordinator's (source `coordinator`): a new shipped list ne
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, timedelta
 from typing import Annotated, get_args
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -31,6 +31,8 @@ KINDS: tuple[StepKind, ...] = get_args(StepKind)
 LIMITS = {"name": 200, "description": 2000, "place": 300, "contact": 300, "interests": 1000}
 """Characters per field: the `groups` columns, and what is sensible to say aloud."""
 MINUTES = (15, 600)
+FIRST_DAY_SPAN = timedelta(days=366)
+"""A first session at most a year back (and ten years ahead)."""
 
 
 class GroupFormError(Exception):
@@ -74,8 +76,8 @@ class GroupFields:
         start: Annotated[str, Form(max_length=10)] = "",
         minutes: Annotated[str, Form(max_length=10)] = "",
         repeat: Annotated[str, Form(max_length=20)] = "weekly",
-        weekdays: Annotated[list[str] | None, Form(max_length=2)] = None,
-        weeks: Annotated[list[str] | None, Form(max_length=2)] = None,
+        weekdays: Annotated[list[str] | None, Form(max_length=7)] = None,  # how many days
+        weeks: Annotated[list[str] | None, Form(max_length=5)] = None,
     ) -> GroupFields:
         return cls(
             name=" ".join(name.split()),
@@ -174,16 +176,24 @@ def group_of(fields: GroupFields, group_id: str, old: Group | None, now: datetim
     if fields.format not in FORMATS or fields.kind not in KINDS:
         raise GroupFormError("format", "unknown")
     try:
-        start = time.fromisoformat(fields.start)
+        start = datetime.strptime(fields.start, "%H:%M").time()
     except ValueError:
         raise GroupFormError("start", "no_such_time") from None
-    if not fields.minutes.isdigit() or not MINUTES[0] <= int(fields.minutes) <= MINUTES[1]:
+    digits = fields.minutes.isascii() and fields.minutes.isdigit()
+    if not digits or not MINUTES[0] <= int(fields.minutes) <= MINUTES[1]:
         raise GroupFormError("minutes", "minutes")
     try:
         first_day = date.fromisoformat(fields.first_day) if fields.first_day else None
     except ValueError:
         raise GroupFormError("first_day", "no_such_date") from None
+    today = local(now).date()
+    if first_day is not None and not today - FIRST_DAY_SPAN <= first_day <= today + FIRST_DAY_SPAN * 10:
+        # A rule counted from centuries ago costs every page that lists the group its whole history.
+        raise GroupFormError("first_day", "too_far")
     if fields.repeat == "keep" and old is not None:
+        if start != old.start:
+            # A calendar's moved and cancelled sessions are written at the old start.
+            raise GroupFormError("start", "keep_start")
         rrule, first_day = old.rrule, old.first_day
     elif fields.repeat in REPEATS and fields.repeat != "keep":
         rrule = rule_of(fields)

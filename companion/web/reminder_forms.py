@@ -39,7 +39,7 @@ class ReminderFields:
         day: Annotated[str, Form(alias="date", max_length=20)] = "",
         clock: Annotated[str, Form(alias="time", max_length=10)] = "",
         repeat: Annotated[str, Form(max_length=10)] = "once",
-        weekdays: Annotated[list[str] | None, Form(max_length=2)] = None,
+        weekdays: Annotated[list[str] | None, Form(max_length=7)] = None,  # how many days
     ) -> ReminderFields:
         return cls(text, day, clock, repeat, [d for d in (weekdays or []) if d in WEEKDAYS])
 
