@@ -9,6 +9,10 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
+from companion.mind.build import load_catalogue
+from companion.store.catalogue import seed_catalogue
+from companion.store.database import Database
+
 from tiny_models import make_tiny_gguf, make_tiny_piper_voice, make_tiny_whisper
 
 
@@ -62,3 +66,12 @@ def speech_wav_16k(speech_wav: Path) -> bytes:
     from speech import pcm_of
 
     return pcm_of(speech_wav)
+
+
+@pytest.fixture
+def catalogue_database(tmp_path: Path) -> Iterator[Database]:
+    """A device's database with the shipped Danish group catalogue in it."""
+    with Database(tmp_path) as opened:
+        dialogs = Path(__file__).parent.parent / "dialogs"
+        seed_catalogue(opened.engine, load_catalogue(dialogs, "da"), "da")
+        yield opened

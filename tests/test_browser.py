@@ -157,24 +157,14 @@ def test_the_coordinators_and_evaluators_pages_in_english_are_accessible(
 ) -> None:
     from companion.mind.build import load_catalogue
     from companion.store.catalogue import seed_catalogue
-    from companion.store.database import writing
-    from companion.web.accounts import create_account
+
+    from web_pages import add_account
 
     url, _clock, directory = site
     with Database(directory) as database:
         seed_catalogue(database.engine, load_catalogue(Path(__file__).parent.parent / "dialogs", "da"), "da")
-        with writing(database.engine) as connection:
-            for role, email in (("coordinator", "lone@kommune.dk"), ("evaluator", "eva@uni.dk")):
-                create_account(
-                    connection,
-                    household_id=None,
-                    role=role,
-                    name=role.title(),
-                    email=email,
-                    password="korrekt hest batteri",
-                    language="en",
-                    now=utc("2026-03-02T09:00"),
-                )
+        for role, email in (("coordinator", "lone@kommune.dk"), ("evaluator", "eva@uni.dk")):
+            add_account(database, role, email, utc("2026-03-02T09:00"), language="en")
     for email, heading, name in (
         ("lone@kommune.dk", "Group catalogue", "catalogue"),
         ("eva@uni.dk", "Usage summaries", "evaluation"),

@@ -24,7 +24,7 @@ from companion.web.pairing import new_code
 
 from clocks import utc
 from minds import Clock, say
-from web_pages import add_reminder, csrf_of, pair
+from web_pages import add_account, add_reminder, csrf_of, pair
 
 DIALOGS = Path(__file__).parent.parent / "dialogs"
 
@@ -272,23 +272,13 @@ def test_a_form_field_far_too_long_gets_a_plain_page_not_a_stack_of_json(databas
 def test_a_password_hashed_with_heavier_settings_still_signs_in_and_is_rehashed(database: Database) -> None:
     from argon2 import PasswordHasher
 
-    from companion.store.database import writing
     from companion.store.schema import accounts
-    from companion.web.accounts import authenticate, create_account
+    from companion.web.accounts import authenticate
 
-    with writing(database.engine) as connection:
-        made = create_account(
-            connection,
-            household_id=DEVICE_HOUSEHOLD,
-            role="relative",
-            name="Anne",
-            email="anne@example.dk",
-            password="korrekt hest batteri",
-            language="da",
-            now=NOW.replace(tzinfo=None),
-        )
-        # As an account made before the lighter setting: argon2-cffi's 64 MiB default.
-        old = PasswordHasher().hash("korrekt hest batteri")
+    made = add_account(database, "relative", "anne@example.dk", NOW, name="Anne")
+    # As an account made before the lighter setting: argon2-cffi's 64 MiB default.
+    old = PasswordHasher().hash("korrekt hest batteri")
+    with database.engine.begin() as connection:
         connection.execute(accounts.update().where(accounts.c.id == made.id).values(password_hash=old))
 
     assert authenticate(database.engine, "anne@example.dk", "forkert hest batteri") is None

@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
 from sqlalchemy import func, insert, select
 
-from companion.store.database import Database, writing
+from companion.store.database import Database
 from companion.store.schema import DEVICE_HOUSEHOLD, households, reminders
-from companion.web.accounts import create_account
 from companion.web.app import create_app
 from companion.web.pairing import new_code
 
 from clocks import utc
+from web_pages import PASSWORD, add_account
 
 NOW = utc("2026-03-02T09:00")
 
@@ -51,20 +51,8 @@ def paired(
 
 
 def signed_in_as_coordinator(client: TestClient, database: Database) -> dict[str, str]:
-    with writing(database.engine) as connection:
-        create_account(
-            connection,
-            household_id=None,
-            role="coordinator",
-            name="Lone",
-            email="lone@kommune.dk",
-            password="korrekt hest batteri",
-            language="da",
-            now=NOW,
-        )
-    response = client.post(
-        "/api/session", json={"email": "lone@kommune.dk", "password": "korrekt hest batteri"}
-    )
+    add_account(database, "coordinator", "lone@kommune.dk", NOW, name="Lone")
+    response = client.post("/api/session", json={"email": "lone@kommune.dk", "password": PASSWORD})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,8 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from companion.cli import main
-from companion.mind.build import load_catalogue
-from companion.store.catalogue import groups_on_offer, seed_catalogue
+from companion.store.catalogue import groups_on_offer
 from companion.store.database import Database
 from companion.store.health import Heartbeat, latest
 from companion.store.schema import DEVICE_HOUSEHOLD
@@ -42,10 +40,8 @@ END:VCALENDAR
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    with Database(tmp_path) as opened:
-        seed_catalogue(opened.engine, load_catalogue(DIALOGS, "da"), "da")
-        yield opened
+def database(catalogue_database: Database) -> Database:
+    return catalogue_database
 
 
 def test_a_coordinator_imports_a_calendar_and_retires_a_group(database: Database) -> None:

@@ -4,7 +4,7 @@ rules the device reads; bad input explained next to its field with nothing saved
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -57,10 +57,8 @@ END:VCALENDAR
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    with Database(tmp_path) as opened:
-        seed_catalogue(opened.engine, load_catalogue(DIALOGS, "da"), "da")
-        yield opened
+def database(catalogue_database: Database) -> Database:
+    return catalogue_database
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from datetime import datetime
 from fastapi.testclient import TestClient
 
 from companion.store.database import Database, writing
-from companion.web.accounts import create_account
+from companion.store.schema import DEVICE_HOUSEHOLD
+from companion.web.accounts import Account, create_account
 from companion.web.app import create_app
 
 
@@ -30,20 +31,30 @@ def add_reminder(client: TestClient, **fields: str | list[str]) -> str:
     return client.post("/reminders/new", data={"csrf": token, **fields}).text
 
 
-def signed_in(database: Database, role: str, email: str, now: datetime) -> TestClient:
-    """A browser signed in to a new account of `role` (coordinator, evaluator), its clock stopped at `now`."""
+PASSWORD = "korrekt hest batteri"
+
+
+def add_account(
+    database: Database, role: str, email: str, now: datetime, name: str = "", language: str = "da"
+) -> Account:
+    """An account of `role` (coordinator, evaluator, or a relative of the device's household)."""
     with writing(database.engine) as connection:
-        create_account(
+        return create_account(
             connection,
-            household_id=None,
+            household_id=DEVICE_HOUSEHOLD if role == "relative" else None,
             role=role,
-            name=role.title(),
+            name=name or role.title(),
             email=email,
-            password="korrekt hest batteri",
-            language="da",
+            password=PASSWORD,
+            language=language,
             now=now,
         )
+
+
+def signed_in(database: Database, role: str, email: str, now: datetime) -> TestClient:
+    """A browser signed in to a new account of `role` (coordinator, evaluator), its clock stopped at `now`."""
+    add_account(database, role, email, now)
     client = TestClient(create_app(database, now=lambda: now), headers={"accept-language": "da"})
     token = csrf_of(client.get("/login").text)
-    client.post("/login", data={"email": email, "password": "korrekt hest batteri", "csrf": token})
+    client.post("/login", data={"email": email, "password": PASSWORD, "csrf": token})
     return client
