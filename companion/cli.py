@@ -45,6 +45,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from companion.settings import dialogs_dir
     from companion.store.database import Database
     from companion.store.health import Heartbeat
+    from companion.store.schema import DEVICE_HOUSEHOLD
+    from companion.usage.keeper import UsageKeeper
+    from companion.usage.observer import UsageObserver
     from hardware.base import LightPattern
     from hardware.factory import open_hardware
 
@@ -56,6 +59,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     database = Database(data_dir(settings), settings.reminders.snapshots_kept).open()
     engines = build_engines(settings, hearing=hardware.source is not None, database=database)
     heartbeat = Heartbeat(database.engine, lambda: loop.microphone_ok, lambda: loop.problem)
+    keeper = UsageKeeper(
+        database.engine, DEVICE_HOUSEHOLD, lambda: loop.microphone_ok, settings.usage.keep_days
+    )
     desk = reminder_desk(
         database,
         settings.reminders,
@@ -64,9 +70,16 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         engines.phrases,
         load_language(dialogs_dir(settings), engines.language).time_words,
         engines.mind.rules.catalogue.group,
-        heartbeat=heartbeat,
+        chores=[heartbeat, keeper],
     )
-    observers = ObserverHub([LightObserver(hardware.light)])
+    catalogue = engines.mind.rules.catalogue
+    usage = UsageObserver(
+        database.engine,
+        DEVICE_HOUSEHOLD,
+        desk.scheduler.clock.now,
+        lambda group_id: found.kind if (found := catalogue.group(group_id)) else None,
+    )
+    observers = ObserverHub([LightObserver(hardware.light), usage])
     if hardware.simulated:
         observers.add(ConsolePrinter())
     engines.mind.rules.agenda.book.on_change = desk.scheduler.poke  # a reminder made by voice: look now
@@ -92,6 +105,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         loop.close()  # the turn under way ends first: the models must not vanish beneath it
         observers.flush()
         observers.close()
+        usage.close()  # the conversation under way is counted
         hardware.close()
         engines.close()
         database.close()
@@ -154,7 +168,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     try:
         scheme = "https" if certfile else "http"
         log.info("the web page: %s://%s:%d", scheme, settings.web.host, settings.web.port)
-        app = create_app(database, settings.web, dialogs=dialogs_dir(settings))
+        app = create_app(database, settings.web, dialogs=dialogs_dir(settings), usage=settings.usage)
         uvicorn.run(
             app, host=settings.web.host, port=settings.web.port, ssl_certfile=certfile, ssl_keyfile=keyfile
         )
@@ -226,11 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from companion.accounts_commands import register as register_accounts
     from companion.catalogue_commands import register as register_catalogue
+    from companion.report_commands import register as register_report
     from models.commands import register
 
     register(commands)
     register_catalogue(commands)
     register_accounts(commands)
+    register_report(commands)
     return parser
 
 

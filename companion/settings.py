@@ -187,6 +187,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class UsageSettings:
+    keep_days: int = field(default=90, metadata=_range(14, 3650))
+    """Days the daily usage counts are kept; older days are folded into weekly counts."""
+    min_people: int = field(default=5, metadata=_range(3, 1000))
+    """A summary cell about fewer people than this is hidden (3 at the least: fewer single a person out)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     general: GeneralSettings = GeneralSettings()
     hardware: HardwareSettings = HardwareSettings()
@@ -198,6 +206,7 @@ class Settings:
     mind: MindSettings = MindSettings()
     reminders: ReminderSettings = ReminderSettings()
     web: WebSettings = WebSettings()
+    usage: UsageSettings = UsageSettings()
     source: str = ""
     """The file these settings came from ('' for the defaults): shown by `companion doctor`."""
 

@@ -165,6 +165,7 @@ def test_the_coordinators_and_evaluators_pages_in_english_are_accessible(
         seed_catalogue(database.engine, load_catalogue(Path(__file__).parent.parent / "dialogs", "da"), "da")
         for role, email in (("coordinator", "lone@kommune.dk"), ("evaluator", "eva@uni.dk")):
             add_account(database, role, email, utc("2026-03-02T09:00"), language="en")
+    _twelve_households_report_to(directory)
     for email, heading, name in (
         ("lone@kommune.dk", "Group catalogue", "catalogue"),
         ("eva@uni.dk", "Usage summaries", "evaluation"),
@@ -177,7 +178,24 @@ def test_the_coordinators_and_evaluators_pages_in_english_are_accessible(
         accessible(page, name)
         if name == "catalogue":
             _add_a_group(page)
+        else:
+            page.get_by_role("img", name="Weekly use").wait_for()  # the simulated week's charts
         page.get_by_role("button", name="Sign out").click()
+
+
+def _twelve_households_report_to(directory: Path) -> None:
+    """A simulated week of twelve households' exported summaries, imported as a municipality would."""
+    import json
+
+    from companion.usage.report import import_summaries
+
+    from usage_week import simulate_week
+
+    files = []
+    for number, summary in enumerate(simulate_week(12)):
+        files.append(directory / f"summary-{number}.json")
+        files[-1].write_text(json.dumps(summary), encoding="utf-8")
+    assert len(import_summaries(directory, files)) == 12
 
 
 def _add_a_group(page: Any) -> None:

@@ -131,3 +131,22 @@ def test_a_coordinator_makes_a_code_for_a_relative_who_is_not_at_the_device(data
     assert "<h1>Påmindelser</h1>" in pair(relative, found.group(1), "anne@example.dk")
     token = csrf_of(relative.get("/reminders").text)
     assert relative.post("/catalogue/pairing-code", data={"csrf": token}).status_code == 403
+
+
+def test_the_coordinator_lets_the_device_ask_and_the_evaluator_sees_only_counts(database: Database) -> None:
+    from companion.mind.consent import question_requested
+
+    coordinator = signed_in(database, "coordinator", "lone@kommune.dk", NOW)
+    page = coordinator.get("/catalogue").text
+    assert "Personen er ikke blevet spurgt endnu" in page
+    coordinator.post("/catalogue/ask-consent", data={"csrf": csrf_of(page)})
+    assert question_requested(database.engine)
+    assert "Apparatet spørger, når der næste gang bliver snakket" in coordinator.get("/catalogue").text
+
+    evaluator = signed_in(database, "evaluator", "eva@uni.dk", NOW)
+    shown = evaluator.get("/evaluation").text
+    assert "Apparater med i optællingen: 0." in shown and shown.count("<svg") == 4
+    download = evaluator.get("/evaluation.csv")
+    assert download.headers["content-type"].startswith("text/csv")
+    assert download.text.startswith("week,measure,people,total,suppressed")
+    assert coordinator.get("/evaluation.csv").status_code == 403

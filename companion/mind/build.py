@@ -11,6 +11,7 @@ from companion.errors import SettingsError
 from companion.mind.access import Access
 from companion.mind.agenda import Agenda, SayBack
 from companion.mind.catalogue import COPENHAGEN, Catalogue, Relative, parse_catalogue
+from companion.mind.consent import UsageConsent
 from companion.mind.guard import load_guard
 from companion.mind.lexicon import GroupIndex
 from companion.mind.memory import FileStore, StateStore
@@ -75,6 +76,7 @@ def build_rules(
     agenda = Agenda(understood, phrases, catalogue, SayBack.from_toml(understood.say_back), caps, book)
     return Rules(
         access=Access(book.engine, phrases),
+        consent=UsageConsent(book.engine, phrases),
         language=understood,
         phrases=phrases,
         catalogue=catalogue,

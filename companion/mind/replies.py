@@ -24,6 +24,7 @@ QuestionKind = Literal[
     "remember_format",
     "remember_relative",
     "follow_up",
+    "consent_usage",
 ]
 
 

@@ -15,6 +15,7 @@ from companion.content import Phrases
 from companion.mind.access import Access
 from companion.mind.agenda import Agenda
 from companion.mind.catalogue import Catalogue, Group, Relative
+from companion.mind.consent import UsageConsent
 from companion.mind.lexicon import GroupIndex
 from companion.mind.memory import Conversation, MindState, Profile, Suggestion
 from companion.mind.replies import Decision, Question, act
@@ -52,10 +53,17 @@ class Rules:
     crisis: CrisisSettings
     caps: Caps
     access: Access
+    consent: UsageConsent
 
     # --- the order of the rules ---------------------------------------------------------------------------
 
     def decide(self, reading: Reading, convo: Conversation, state: MindState, now: datetime) -> Decision:
+        decision = self._decide(reading, convo, state, now)
+        if convo.turns == 0 and not convo.in_crisis and reading.meaningful:
+            self.consent.maybe_ask(decision)  # set-up: the coordinator asked for the question
+        return decision
+
+    def _decide(self, reading: Reading, convo: Conversation, state: MindState, now: datetime) -> Decision:
         decision = Decision()
         if reading.has("emergency"):
             return self._crisis(decision, convo, "emergency")
@@ -76,6 +84,12 @@ class Rules:
         pending, convo.pending = convo.pending, None
         if pending is not None and pending.kind == "confirm_remove_member" and reading.has("yes", "no"):
             return self.access.answer(pending, not reading.has("no"), now)
+        if pending is not None and pending.kind == "consent_usage" and reading.has("yes", "no"):
+            return self.consent.answer(not reading.has("no"), now)
+        if reading.has("count_stop"):
+            return self.consent.withdraw(now)
+        if reading.has("count_ok"):
+            return self.consent.grant(now)
         if pending is not None and (answered := self.agenda.answer(pending, reading, convo, state, now)):
             return answered
         if reading.has("pairing_code"):

@@ -61,6 +61,8 @@ INTENTS = (
     "pairing_code",
     "who_can_remind",
     "remove_member",
+    "count_stop",
+    "count_ok",
     "emergency",
     "work_life",
     "group_words",

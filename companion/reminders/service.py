@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
 
 from companion.content import Phrases
@@ -84,9 +84,10 @@ def reminder_desk(
     time_words: TimeWords,
     group: Callable[[str], Group | None],
     on_due: Callable[[], None] | None = None,
-    heartbeat: Callable[[datetime], None] | None = None,
+    chores: Sequence[Callable[[datetime], None]] = (),
 ) -> ReminderDesk:
-    """The scheduler (not started) and the desk the device loop speaks from."""
+    """The scheduler (not started) and the desk the device loop speaks from; `chores` run every round
+    besides the nightly snapshot (the heartbeat, the usage counts)."""
     book = ReminderBook(database.engine, clock.now)
     ledger = Ledger(database.engine)
     scheduler = Scheduler(
@@ -97,7 +98,7 @@ def reminder_desk(
         on_due=on_due,
         chores=[
             NightlySnapshot(database, clock_time(settings.snapshot_time, "snapshot_time")),
-            *([heartbeat] if heartbeat else []),
+            *chores,
         ],
     )
     return ReminderDesk(book, ledger, scheduler, phrases, time_words, group)

@@ -241,3 +241,44 @@ device_health = Table(
     # What is wrong, in a coordinator's words (an error's message); never anything the person said.
     Column("problem", String(300), nullable=False),
 )
+
+# -- usage for evaluation: counts and days, never words or times of day ------------------------------------
+
+usage_consent = Table(
+    "usage_consent",
+    metadata,
+    # No row: not asked yet, and nothing but device health is counted (as with a "no").
+    Column("household_id", Integer, ForeignKey("households.id", ondelete="CASCADE"), primary_key=True),
+    Column("counted", Boolean, nullable=False),
+    # The day of the answer ("2026-03-02"): usage is counted from it, never before.
+    Column("decided_on", String(10), nullable=False),
+    # A random name for the household's summaries, made at the "ja": never its id, its name or the device's.
+    Column("pseudonym", String(32), nullable=False),
+)
+
+usage_days = Table(
+    "usage_days",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("household_id", Integer, ForeignKey("households.id", ondelete="CASCADE"), nullable=False),
+    # A Copenhagen date; never a time of day.
+    Column("day", String(10), nullable=False),
+    # From the fixed vocabulary of companion/usage/measures.py; `detail` too ("" or e.g. "group").
+    Column("measure", String(40), nullable=False),
+    Column("detail", String(24), nullable=False),
+    Column("count", Integer, nullable=False),
+    UniqueConstraint("household_id", "day", "measure", "detail", name="uq_usage_days_cell"),
+)
+
+usage_weeks = Table(
+    "usage_weeks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("household_id", Integer, ForeignKey("households.id", ondelete="CASCADE"), nullable=False),
+    # An ISO week ("2026-W10"): what is left of the days once they are older than the retention.
+    Column("week", String(8), nullable=False),
+    Column("measure", String(40), nullable=False),
+    Column("detail", String(24), nullable=False),
+    Column("count", Integer, nullable=False),
+    UniqueConstraint("household_id", "week", "measure", "detail", name="uq_usage_weeks_cell"),
+)

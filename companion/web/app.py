@@ -27,7 +27,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from companion.reminders.book import ReminderBook
-from companion.settings import WebSettings
+from companion.settings import UsageSettings, WebSettings
 from companion.store.database import Database, utc_now
 from companion.web.accounts import Account, Sessions, Throttle
 from companion.web.i18n import choose_language, translations
@@ -51,6 +51,8 @@ class Web:
     now: Callable[[], datetime] = utc_now
     dialogs: Path = field(default_factory=lambda: Path(__file__).resolve().parents[2] / "dialogs")
     """The phrase catalogs (where an imported online group "meets", in the device's words)."""
+    usage: UsageSettings = field(default_factory=UsageSettings)
+    """How small a number the evaluator's page hides."""
     templates: Jinja2Templates = field(init=False)
     sessions: Sessions = field(init=False)
     throttle: Throttle = field(init=False)
@@ -121,12 +123,15 @@ def create_app(
     settings: WebSettings | None = None,
     now: Callable[[], datetime] = utc_now,
     dialogs: Path | None = None,
+    usage: UsageSettings | None = None,
 ) -> FastAPI:
-    from companion.web import api, api_groups, coordinator, group_forms, pages, reminder_forms
+    from companion.web import api, api_groups, coordinator, evaluation, group_forms, pages, reminder_forms
 
     web = Web(database, settings or WebSettings(), now)
     if dialogs is not None:
         web.dialogs = dialogs
+    if usage is not None:
+        web.usage = usage
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -154,6 +159,7 @@ def create_app(
     app.include_router(reminder_forms.router)
     app.include_router(coordinator.router)
     app.include_router(group_forms.router)
+    app.include_router(evaluation.router)
     app.include_router(api.router)
     app.include_router(api_groups.router)
 

@@ -17,11 +17,13 @@ from sqlalchemy import insert
 from companion.content import load_phrases
 from companion.errors import SettingsError
 from companion.mind.catalogue import COPENHAGEN
+from companion.mind.consent import question_requested, request_question
 from companion.reminders.recurrence import local
 from companion.store.catalogue import catalogue_language, find_group, groups_on_offer, retire_group
 from companion.store.database import writing
 from companion.store.health import latest
 from companion.store.schema import DEVICE_HOUSEHOLD, audit_log
+from companion.usage.store import consent_of
 from companion.web.accounts import Account
 from companion.web.app import Visitor, Web, render, visitor
 from companion.web.listing import clock_words, when_words
@@ -59,8 +61,18 @@ def _page(web: Web, request: Request, who: Visitor, status: int = 200, **extra: 
                 "next": when_words(session.replace(tzinfo=None), who.language) if session else "",
             }
         )
+    counting = consent_of(web.database.engine, DEVICE_HOUSEHOLD)
     return render(
-        web, request, who, "catalogue.html", status, groups=listed, health=_health(web, who), **extra
+        web,
+        request,
+        who,
+        "catalogue.html",
+        status,
+        groups=listed,
+        health=_health(web, who),
+        counting=counting.counted if counting else None,
+        counting_asked=question_requested(web.database.engine),
+        **extra,
     )
 
 
@@ -108,6 +120,15 @@ def record_pairing_code(web: Web, account: Account, now: datetime) -> None:
         connection.execute(
             insert(audit_log).values(at_utc=now, account_id=account.id, action="pairing_code_made")
         )
+
+
+@router.post("/catalogue/ask-consent")
+def ask_consent(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    """Set-up: the device asks its person, at the next conversation, whether usage may be counted."""
+    web, who = coordinator(request)
+    check_csrf(csrf, who.csrf)
+    request_question(web.database.engine, web.now())
+    return RedirectResponse("/catalogue", status_code=303)
 
 
 @router.post("/catalogue/{group_id}/retire")

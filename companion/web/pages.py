@@ -133,17 +133,6 @@ def pair(
 # -- a relative's reminders ------------------------------------------------------------------------------
 
 
-@router.get("/evaluation")
-async def evaluation_page(request: Request) -> Response:
-    web = _web(request)
-    who = visitor(web, request)
-    if who.account is None:
-        raise HTTPException(status_code=401)
-    if who.account.role != "evaluator":
-        raise HTTPException(status_code=403)
-    return render(web, request, who, "evaluation.html")
-
-
 @router.get("/reminders")
 async def reminders_page(request: Request, suggested: str = "") -> Response:
     web, who, account = relative(request)

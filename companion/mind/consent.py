@@ -1,0 +1,81 @@
+"""Asking the person whether usage may be counted for evaluation, and hearing their answer — then or later.
+
+The question is put at set-up, when a coordinator has asked for it (the coordinator's page, or
+`companion consent ask`) and is there to explain: at the first turn of the next conversation. The person
+can always say "du må ikke tælle mere" (which deletes what was counted) or "du må gerne tælle".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from companion.content import Phrases
+from companion.errors import StoreError
+from companion.mind.replies import Decision, Question, act
+from companion.store.database import writing
+from companion.store.schema import DEVICE_HOUSEHOLD, marks
+from companion.usage.store import decide
+
+log = logging.getLogger(__name__)
+
+ASK_MARK = "usage_consent_ask"
+"""In `marks`: a coordinator asked for the question to be put at the next conversation."""
+
+
+def request_question(engine: Engine, now_utc: datetime) -> None:
+    """The coordinator's "ask now": the device asks at the first turn of its next conversation."""
+    with writing(engine) as connection:
+        connection.execute(delete(marks).where(marks.c.name == ASK_MARK))
+        connection.execute(insert(marks).values(name=ASK_MARK, value_utc=now_utc))
+
+
+def question_requested(engine: Engine) -> bool:
+    """Whether the question waits for the next conversation."""
+    with engine.connect() as connection:
+        return connection.scalar(select(marks.c.value_utc).where(marks.c.name == ASK_MARK)) is not None
+
+
+@dataclass
+class UsageConsent:
+    engine: Engine
+    phrases: Phrases
+    household_id: int = DEVICE_HOUSEHOLD
+
+    def maybe_ask(self, decision: Decision) -> None:
+        """Put the question after this turn's reply, if a coordinator asked for it and nothing else waits."""
+        if decision.question is not None:
+            return
+        try:
+            requested = question_requested(self.engine)
+        except SQLAlchemyError as error:  # a database that cannot answer must not cost the person a reply
+            log.error("could not see whether to ask about counting: %s", error)
+            return
+        if requested:
+            decision.ask(Question("consent_usage", line=self.phrases.say("consent_question")))
+            decision.acts.append(act("consent_asked"))
+
+    def answer(self, yes: bool, now: datetime) -> Decision:
+        return self._decide(yes, now, "consent_yes" if yes else "consent_no")
+
+    def withdraw(self, now: datetime) -> Decision:
+        return self._decide(False, now, "consent_withdrawn")
+
+    def grant(self, now: datetime) -> Decision:
+        return self._decide(True, now, "consent_yes")
+
+    def _decide(self, counted: bool, now: datetime, phrase: str) -> Decision:
+        decision = Decision()
+        try:
+            decide(self.engine, self.household_id, counted, now.date())
+            with writing(self.engine) as connection:
+                connection.execute(delete(marks).where(marks.c.name == ASK_MARK))
+        except StoreError as error:
+            log.error("the answer about counting was not saved: %s", error)
+            return decision.say(self.phrases.say("consent_failed"), act("no_nudge"))
+        kind = "consent_given" if counted else "consent_refused"
+        return decision.say(self.phrases.say(phrase), act(kind), act("no_nudge"))

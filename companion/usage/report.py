@@ -1,0 +1,142 @@
+"""The evaluators' report: the cohort of this device and the summaries imported from others, as CSV, JSON
+or an HTML page of charts — the same charts as the evaluator's page on the web.
+
+Imported summaries are kept as files in <data_dir>/usage/ (one per device pseudonym; a newer import of the
+same device replaces the older).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from markupsafe import Markup, escape
+from sqlalchemy import Engine
+
+from companion.usage.charts import bar_chart, series
+from companion.usage.summary import Cohort, cohort, device_summary, read_summary
+
+IMPORTS = "usage"
+REPORT_SCHEMA = "companion-usage-report/1"
+
+
+def import_summaries(data_dir: Path, files: Sequence[Path]) -> list[str]:
+    """Check and keep devices' summaries; returns their pseudonyms. All or nothing."""
+    read = [read_summary(path) for path in files]
+    folder = data_dir / IMPORTS
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = []
+    for summary in read:
+        if not summary.get("counted"):
+            continue  # a device whose person said no sends nothing to count
+        name = "".join(ch for ch in str(summary["device"]) if ch.isalnum())[:32] or "device"
+        (folder / f"{name}.json").write_text(json.dumps(summary, sort_keys=True), encoding="utf-8")
+        kept.append(name)
+    return kept
+
+
+def cohort_of(
+    engine: Engine, household_id: int, data_dir: Path, weeks: Sequence[str], min_people: int
+) -> Cohort:
+    """This device's weeks and every imported device's, as one suppressed table."""
+    summaries = [device_summary(engine, household_id, weeks)]
+    folder = data_dir / IMPORTS
+    own = summaries[0].get("device")
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        imported = read_summary(path)
+        if imported.get("device") != own:
+            summaries.append(imported)
+    return cohort(summaries, weeks, min_people)
+
+
+def as_csv(table: Cohort) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["week", "measure", "people", "total", "suppressed"])
+    for week, key, cell in table.rows():
+        if cell.suppressed:
+            writer.writerow([week, key, "", "", cell.why])
+        else:
+            writer.writerow([week, key, cell.people, cell.total, ""])
+    return out.getvalue()
+
+
+def as_json(table: Cohort) -> str:
+    cells = [
+        {"week": week, "measure": key, "suppressed": cell.why}
+        if cell.suppressed
+        else {"week": week, "measure": key, "people": cell.people, "total": cell.total}
+        for week, key, cell in table.rows()
+    ]
+    document = {
+        "schema": REPORT_SCHEMA,
+        "weeks": table.weeks,
+        "devices": table.devices,
+        "min_people": table.min_people,
+        "cells": cells,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def charts(table: Cohort, gettext: Callable[[str], str]) -> list[Markup]:
+    """The report's charts, in the reader's language."""
+    weeks, hidden = table.weeks, gettext("hidden")
+    return [
+        bar_chart(
+            gettext("Weekly use"),
+            weeks,
+            [
+                series(table, "used", gettext("people who talked with it"), people=True),
+                series(table, "conversations/total", gettext("conversations")),
+            ],
+            hidden,
+        ),
+        bar_chart(
+            gettext("Suggestions offered and accepted"),
+            weeks,
+            [
+                series(table, "suggestions_offered/total", gettext("offered")),
+                series(table, "suggestions_accepted/total", gettext("accepted")),
+                series(table, "suggestions_declined/total", gettext("declined")),
+            ],
+            hidden,
+        ),
+        bar_chart(
+            gettext("Reminders heard and missed"),
+            weeks,
+            [
+                series(table, "reminders_acknowledged", gettext("heard")),
+                series(table, "reminders_missed", gettext("missed")),
+            ],
+            hidden,
+        ),
+        bar_chart(
+            gettext("Group sessions reminded of and attended (as the person said)"),
+            weeks,
+            [
+                series(table, "sessions_reminded", gettext("reminded of")),
+                series(table, "sessions_attended", gettext("attended")),
+            ],
+            hidden,
+        ),
+    ]
+
+
+def as_html(table: Cohort) -> str:
+    """A page on its own (the CLI's report), in English."""
+    figures = "\n".join(charts(table, lambda text: text))
+    first, last = escape(table.weeks[0]), escape(table.weeks[-1])
+    intro = (
+        f"{table.devices} devices, weeks {first} to {last}. A number about fewer than {table.min_people} "
+        "people is hidden, and so is a second one wherever the hidden one could be worked out from a total."
+    )
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Companion usage</title>'
+        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}"
+        "svg{width:100%;height:auto}table{border-collapse:collapse;margin:.5rem 0 2rem}"
+        "td,th{border:1px solid #999;padding:.2rem .5rem;text-align:right}</style></head><body>"
+        f"<h1>Companion usage</h1><p>{intro}</p>\n{figures}\n</body></html>\n"
+    )

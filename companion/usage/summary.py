@@ -1,0 +1,175 @@
+"""Summaries: one device's counts per ISO week (exported to the municipality), and a cohort's across many
+devices, where no cell small enough to single a person out is shown.
+
+A cohort cell is (week, measure, detail) with the number of people (devices) behind it and their total.
+A cell of fewer than `min_people` people is suppressed; so is a second cell wherever a suppressed one could
+be worked out from a total and the other parts (complementary suppression).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from companion.errors import CompanionError
+from companion.usage.measures import LENGTHS, MEASURES, STAGES, SUGGESTION_KINDS
+from companion.usage.store import consent_of, iso_week, weekly_counts
+
+SCHEMA = "companion-usage/1"
+LOWEST_MIN_PEOPLE = 3
+"""No setting may show a cell of fewer people than this."""
+TOTAL = "total"
+"""The detail of a measure's total over its details (e.g. every suggestion offered, of any kind)."""
+LINKED: Mapping[str, tuple[tuple[str, str], ...]] = {
+    **{
+        measure: tuple((measure, kind) for kind in SUGGESTION_KINDS)
+        for measure in ("suggestions_offered", "suggestions_accepted", "suggestions_declined")
+    },
+    "conversations": tuple(("conversations", length) for length in LENGTHS),
+    "errors": tuple(("errors", stage) for stage in STAGES),
+    "reminders_delivered": (("reminders_acknowledged", ""), ("reminders_missed", "")),
+}
+"""A total and the parts that add up to it (about): a part must not be left alone suppressed beside them."""
+
+
+class SummaryError(CompanionError):
+    code = "usage.summary"
+
+
+def key_of(measure: str, detail: str) -> str:
+    return f"{measure}/{detail}" if detail else measure
+
+
+def last_weeks(today: date, count: int) -> list[str]:
+    """The ISO weeks of the last `count` weeks, oldest first, this week last."""
+    return [iso_week(today - timedelta(weeks=back)) for back in range(count - 1, -1, -1)]
+
+
+# -- one device --------------------------------------------------------------------------------------------
+
+
+def device_summary(engine: Engine, household_id: int, weeks: Sequence[str]) -> dict[str, Any]:
+    """What a device sends to the municipality: its pseudonym and weekly counts — or only that it does not
+    count, when the person said no (or was never asked)."""
+    consent = consent_of(engine, household_id)
+    if consent is None or not consent.counted:
+        return {"schema": SCHEMA, "counted": False, "device": "", "weeks": {}}
+    counts = weekly_counts(engine, household_id, weeks)
+    return {
+        "schema": SCHEMA,
+        "counted": True,
+        "device": consent.pseudonym,
+        "weeks": {
+            week: {key_of(measure, detail): count for (measure, detail), count in sorted(cells.items())}
+            for week, cells in counts.items()
+            if cells
+        },
+    }
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """A device's exported summary, checked: the schema, and counts only of known measures."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise SummaryError(
+            f"Cannot read {path}: {error}.", "Export the summary again from the device."
+        ) from error
+    known = {key_of(measure, detail) for measure, details in MEASURES.items() for detail in details}
+    ok = isinstance(data, dict) and data.get("schema") == SCHEMA and isinstance(data.get("weeks"), dict)
+    for cells in data.get("weeks", {}).values() if ok else ():
+        ok = ok and isinstance(cells, dict)
+        ok = ok and all(key in known and type(value) is int and value >= 0 for key, value in cells.items())
+    if not ok:
+        raise SummaryError(
+            f"{path} is not a companion usage summary ({SCHEMA}).",
+            "Export the summary again from the device.",
+        )
+    return dict(data)
+
+
+# -- a cohort ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    people: int
+    total: int
+    suppressed: bool = False
+    why: str = ""
+    """"small" (too few people) or "complementary" (would give a small one away)."""
+
+
+@dataclass
+class Cohort:
+    weeks: list[str]
+    devices: int
+    min_people: int
+    cells: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    """week → measure key → cell."""
+
+    def rows(self) -> Iterable[tuple[str, str, Cell]]:
+        for week in self.weeks:
+            for key, cell in sorted(self.cells.get(week, {}).items()):
+                yield week, key, cell
+
+
+def cohort(summaries: Iterable[Mapping[str, Any]], weeks: Sequence[str], min_people: int) -> Cohort:
+    """Many devices' summaries as one table, small cells suppressed."""
+    if min_people < LOWEST_MIN_PEOPLE:
+        raise SummaryError(
+            f"Cells of fewer than {LOWEST_MIN_PEOPLE} people single someone out (min_people {min_people}).",
+            f"Set [usage] min_people to {LOWEST_MIN_PEOPLE} or more.",
+        )
+    counted = [s for s in summaries if s.get("counted")]
+    table = Cohort(list(weeks), len(counted), min_people)
+    for week in weeks:
+        cells: dict[str, Cell] = {}
+        for summary in counted:
+            found = summary["weeks"].get(week, {})
+            _add(cells, "used", 1 if found.get("turns", 0) > 0 else 0)
+            totals: dict[str, int] = {}
+            for key, value in found.items():
+                _add(cells, key, value)
+                measure = key.split("/")[0]
+                if "/" in key:
+                    totals[measure] = totals.get(measure, 0) + value
+            for measure, value in totals.items():
+                _add(cells, key_of(measure, TOTAL), value)  # a person counts once in a total
+        for measure, parts in LINKED.items():
+            if any("/" in key_of(*part) for part in parts):
+                cells.setdefault(key_of(measure, TOTAL), Cell(0, 0))
+        table.cells[week] = cells
+        _suppress(cells, min_people)
+    return table
+
+
+def _add(cells: dict[str, Cell], key: str, value: int) -> None:
+    cell = cells.setdefault(key, Cell(0, 0))
+    if value > 0:
+        cell.people += 1
+        cell.total += value
+
+
+def _suppress(cells: dict[str, Cell], min_people: int) -> None:
+    for cell in cells.values():
+        if 0 < cell.people < min_people:
+            cell.suppressed, cell.why = True, "small"
+    for measure, parts in LINKED.items():
+        total = cells[key_of(measure, TOTAL)] if measure != "reminders_delivered" else cells.get(measure)
+        members = [cells.setdefault(key_of(*part), Cell(0, 0)) for part in parts]
+        if total is None:
+            continue
+        hidden = [cell for cell in members if cell.suppressed]
+        if total.suppressed or len(hidden) != 1:
+            continue
+        # One hidden part beside a shown total and shown parts is the total minus the others: hide one more.
+        candidates = sorted((c for c in members if not c.suppressed and c.people > 0), key=lambda c: c.total)
+        extra = candidates[0] if candidates else total
+        extra.suppressed, extra.why = True, "complementary"

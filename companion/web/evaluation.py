@@ -1,0 +1,56 @@
+"""The evaluator's page: the usage report's charts and its CSV — counts only, small numbers hidden.
+
+Built from this device's weekly counts (when its person said yes) and the summaries imported from other
+devices (`companion report import`), exactly as `companion report` builds them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+
+from companion.reminders.recurrence import local
+from companion.store.schema import DEVICE_HOUSEHOLD
+from companion.usage.report import as_csv, charts, cohort_of
+from companion.usage.summary import Cohort, last_weeks
+from companion.web.app import Visitor, Web, render, visitor
+from companion.web.i18n import translations
+
+router = APIRouter()
+WEEKS = 8
+
+
+def _evaluator(request: Request) -> tuple[Web, Visitor]:
+    web: Web = request.app.state.web
+    who = visitor(web, request)
+    if who.account is None:
+        raise HTTPException(status_code=401)
+    if who.account.role != "evaluator":
+        raise HTTPException(status_code=403)
+    return web, who
+
+
+def _cohort(web: Web) -> Cohort:
+    weeks = last_weeks(local(web.now()).date(), WEEKS)
+    folder = web.database.directory or Path(".")
+    return cohort_of(web.database.engine, DEVICE_HOUSEHOLD, folder, weeks, web.usage.min_people)
+
+
+@router.get("/evaluation")
+def evaluation_page(request: Request) -> Response:
+    web, who = _evaluator(request)
+    table = _cohort(web)
+    figures = charts(table, translations(who.language).gettext)
+    return render(web, request, who, "evaluation.html", cohort=table, charts=figures)
+
+
+@router.get("/evaluation.csv")
+def evaluation_csv(request: Request) -> Response:
+    web, _who = _evaluator(request)
+    return Response(
+        as_csv(_cohort(web)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="companion-usage.csv"'},
+    )
