@@ -256,29 +256,23 @@ usage_consent = Table(
     Column("pseudonym", String(32), nullable=False),
 )
 
-usage_days = Table(
-    "usage_days",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("household_id", Integer, ForeignKey("households.id", ondelete="CASCADE"), nullable=False),
-    # A Copenhagen date; never a time of day.
-    Column("day", String(10), nullable=False),
-    # From the fixed vocabulary of companion/usage/measures.py; `detail` too ("" or e.g. "group").
-    Column("measure", String(40), nullable=False),
-    Column("detail", String(24), nullable=False),
-    Column("count", Integer, nullable=False),
-    UniqueConstraint("household_id", "day", "measure", "detail", name="uq_usage_days_cell"),
-)
 
-usage_weeks = Table(
-    "usage_weeks",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("household_id", Integer, ForeignKey("households.id", ondelete="CASCADE"), nullable=False),
-    # An ISO week ("2026-W10"): what is left of the days once they are older than the retention.
-    Column("week", String(8), nullable=False),
-    Column("measure", String(40), nullable=False),
-    Column("detail", String(24), nullable=False),
-    Column("count", Integer, nullable=False),
-    UniqueConstraint("household_id", "week", "measure", "detail", name="uq_usage_weeks_cell"),
-)
+def _counts(name: str, period: str, length: int) -> Table:
+    """Counts by `period`: a Copenhagen date ("2026-03-02", never a time of day) in `usage_days`, an ISO week
+    ("2026-W10") in `usage_weeks` — what is left of the days once they are older than the retention."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("household_id", Integer, ForeignKey("households.id", ondelete="CASCADE"), nullable=False),
+        Column(period, String(length), nullable=False),
+        # From the fixed vocabulary of companion/usage/measures.py; `detail` too ("" or e.g. "group").
+        Column("measure", String(40), nullable=False),
+        Column("detail", String(24), nullable=False),
+        Column("count", Integer, nullable=False),
+        UniqueConstraint("household_id", period, "measure", "detail", name=f"uq_{name}_cell"),
+    )
+
+
+usage_days = _counts("usage_days", "day", 10)
+usage_weeks = _counts("usage_weeks", "week", 8)

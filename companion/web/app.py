@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -105,6 +105,17 @@ def visitor(web: Web, request: Request) -> Visitor:
         return Visitor(account, language, csrf)
     form_token = request.cookies.get(FORM_COOKIE)
     return Visitor(None, language, form_token or secrets.token_urlsafe(32), new_form_token=not form_token)
+
+
+def with_role(request: Request, role: str) -> tuple[Web, Visitor]:
+    """The signed-in visitor if their account has `role`: 401 when signed out, 403 for any other role."""
+    web: Web = request.app.state.web
+    who = visitor(web, request)
+    if who.account is None:
+        raise HTTPException(status_code=401)
+    if who.account.role != role:
+        raise HTTPException(status_code=403)
+    return web, who
 
 
 def render(

@@ -25,7 +25,7 @@ from companion.store.health import latest
 from companion.store.schema import DEVICE_HOUSEHOLD, audit_log
 from companion.usage.store import consent_of
 from companion.web.accounts import Account
-from companion.web.app import Visitor, Web, render, visitor
+from companion.web.app import Visitor, Web, render, with_role
 from companion.web.listing import clock_words, when_words
 from companion.web.pairing import VALID_FOR, new_code, spoken_form
 from companion.web.security import check_csrf
@@ -37,13 +37,7 @@ MAX_CALENDAR = 2_000_000
 
 def coordinator(request: Request) -> tuple[Web, Visitor]:
     """The signed-in coordinator; 401 when signed out, 403 for any other role."""
-    web: Web = request.app.state.web
-    who = visitor(web, request)
-    if who.account is None:
-        raise HTTPException(status_code=401)
-    if who.account.role != "coordinator":
-        raise HTTPException(status_code=403)
-    return web, who
+    return with_role(request, "coordinator")
 
 
 def _page(web: Web, request: Request, who: Visitor, status: int = 200, **extra: object) -> Response:

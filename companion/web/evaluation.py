@@ -8,28 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from companion.reminders.recurrence import local
 from companion.store.schema import DEVICE_HOUSEHOLD
 from companion.usage.report import as_csv, charts, cohort_of
 from companion.usage.summary import Cohort, last_weeks
-from companion.web.app import Visitor, Web, render, visitor
+from companion.web.app import Web, render, with_role
 from companion.web.i18n import translations
 
 router = APIRouter()
 WEEKS = 8
-
-
-def _evaluator(request: Request) -> tuple[Web, Visitor]:
-    web: Web = request.app.state.web
-    who = visitor(web, request)
-    if who.account is None:
-        raise HTTPException(status_code=401)
-    if who.account.role != "evaluator":
-        raise HTTPException(status_code=403)
-    return web, who
 
 
 def _cohort(web: Web) -> Cohort:
@@ -40,7 +30,7 @@ def _cohort(web: Web) -> Cohort:
 
 @router.get("/evaluation")
 def evaluation_page(request: Request) -> Response:
-    web, who = _evaluator(request)
+    web, who = with_role(request, "evaluator")
     table = _cohort(web)
     figures = charts(table, translations(who.language).gettext)
     return render(web, request, who, "evaluation.html", cohort=table, charts=figures)
@@ -48,7 +38,7 @@ def evaluation_page(request: Request) -> Response:
 
 @router.get("/evaluation.csv")
 def evaluation_csv(request: Request) -> Response:
-    web, _who = _evaluator(request)
+    web, _who = with_role(request, "evaluator")
     return Response(
         as_csv(_cohort(web)),
         media_type="text/csv; charset=utf-8",
