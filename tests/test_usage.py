@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from companion.events import ReplyDone, StageError
+from companion.events import ReplyDone, StageError, Transcript
 from companion.mind.replies import act
 from companion.reminders.book import ReminderBook
 from companion.store.database import Database, writing
@@ -80,11 +80,14 @@ def test_the_observer_counts_acts_by_kind_never_their_targets(database: Database
         (act("attended", "no"), act("helpline"), act("no_nudge")),
     ]
     for acts in turns:
+        observer(Transcript("jeg hedder Inger", "da"))
         observer(ReplyDone(acts))
         now[0] += timedelta(minutes=1)
+    observer(ReplyDone((act("reminder_said"),)))  # the device speaking on its own: no turn
+    observer(Transcript("", "da"))  # nothing heard: no turn
     observer(StageError("stt", "stt", "the recogniser failed on 'jeg hedder Inger'"))
     now[0] += timedelta(minutes=30)  # a new conversation: the first one is counted, by its length
-    observer(ReplyDone(()))
+    observer(Transcript("hej", "da"))
     observer.close()
     day = "2026-03-02"
     assert _days(database) == {
@@ -179,3 +182,29 @@ def test_the_person_says_yes_and_later_takes_it_back_by_voice(database: Database
     assert count_rows(engine, DEVICE_HOUSEHOLD) == 0
     reply, outcomes = say(mind, "Du må gerne tælle igen.")
     assert "consent_given" in outcomes
+
+
+def test_a_reminder_marked_missed_in_the_round_the_keeper_counts_is_counted_next_time(
+    database: Database,
+) -> None:
+    engine = database.engine
+    decide(engine, DEVICE_HOUSEHOLD, True, MONDAY)
+    made = ReminderBook(engine, lambda: utc("2026-03-01T09:00")).create("Kaffe", "2026-03-02T10:00")
+    keeper = UsageKeeper(engine, DEVICE_HOUSEHOLD, lambda: True, keep_days=90)
+    round_at = utc("2026-03-02T12:00")
+    keeper.write(round_at)  # the chore runs first in a round …
+    with writing(engine) as connection:  # … then the scheduler marks what the device missed, at that `now`
+        connection.execute(
+            insert(occurrences).values(
+                reminder_id=made.id,
+                due_at="2026-03-02T10:00",
+                lead="at",
+                speak_utc=utc("2026-03-02T10:00"),
+                state="missed",
+                attempts=0,
+                updated_utc=round_at,
+            )
+        )
+    keeper.write(round_at + timedelta(seconds=30))
+    keeper.write(round_at + timedelta(seconds=60))
+    assert _days(database)[("2026-03-02", "reminders_missed", "")] == 1

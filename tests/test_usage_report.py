@@ -94,6 +94,7 @@ def test_no_output_holds_a_word_the_person_said(words: list[str]) -> None:
         f"Jeg var til {words[-1]} i går",
     ]
     for sentence in sentences:
+        observer(Transcript(sentence, "da"))
         for event in mind.respond(Transcript(sentence, "da")):
             if isinstance(event, ReplyDone):
                 observer(event)
@@ -156,3 +157,17 @@ def test_a_simulated_week_in_twelve_households_gives_a_readable_report() -> None
     assert any(cell.suppressed for cell in cells.values())  # the rare things stay hidden
     page = as_html(table)
     assert page.count("<svg") == 4 and page.count("<rect") >= 6
+
+
+def test_too_few_devices_hide_every_number_and_two_small_parts_are_not_left_beside_a_total() -> None:
+    few = cohort(_devices(4, {}, "f"), [WEEK], min_people=5).cells[WEEK]
+    assert all(cell.suppressed for cell in few.values())  # even a zero would say who did nothing
+    summaries = [
+        *_devices(6, {"suggestions_offered/group": 2}, "g"),
+        *_devices(2, {"suggestions_offered/relative": 1, "suggestions_offered/volunteer": 1}, "rv"),
+    ]
+    table = cohort(summaries, [WEEK], min_people=5).cells[WEEK]
+    # The same two people behind both small parts: their sum is the total minus the group's, unless that
+    # is hidden too.
+    assert table["suggestions_offered/group"].why == "complementary"
+    assert not table["suggestions_offered/total"].suppressed

@@ -45,6 +45,7 @@ def simulate_week(households: int = 12, seed: int = 0) -> list[dict[str, Any]]:
             for talk in range(talks):
                 mind.end_conversation()
                 for sentence in CONVERSATIONS[(household * 3 + day + talk) % len(CONVERSATIONS)]:
+                    observer(Transcript(sentence, "da"))
                     for event in mind.respond(Transcript(sentence, "da")):
                         if isinstance(event, ReplyDone):
                             observer(event)

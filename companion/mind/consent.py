@@ -19,12 +19,9 @@ from companion.errors import StoreError
 from companion.mind.replies import Decision, Question, act
 from companion.store.database import writing
 from companion.store.schema import DEVICE_HOUSEHOLD, marks
-from companion.usage.store import decide
+from companion.usage.store import ASK_MARK, decide
 
 log = logging.getLogger(__name__)
-
-ASK_MARK = "usage_consent_ask"
-"""In `marks`: a coordinator asked for the question to be put at the next conversation."""
 
 
 def request_question(engine: Engine, now_utc: datetime) -> None:
@@ -72,8 +69,6 @@ class UsageConsent:
         decision = Decision()
         try:
             decide(self.engine, self.household_id, counted, now.date())
-            with writing(self.engine) as connection:
-                connection.execute(delete(marks).where(marks.c.name == ASK_MARK))
         except StoreError as error:
             log.error("the answer about counting was not saved: %s", error)
             return decision.say(self.phrases.say("consent_failed"), act("no_nudge"))

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from companion.errors import StoreError
 from companion.reminders.recurrence import local
-from companion.store.database import writing
+from companion.store.database import store_errors, writing
 from companion.store.schema import marks, occurrences, reminders
 from companion.usage.store import Cell, add, add_within, fold_old_days
 
@@ -75,20 +75,27 @@ class UsageKeeper:
         except StoreError as error:
             log.error("usage not counted this time: %s", error)
 
+    @store_errors("count reminders for usage")
     def _tally_reminders(self, now: datetime) -> None:
         # One transaction: an occurrence finished while counting is either counted now or after the mark.
         with writing(self.engine) as connection:
             since = connection.scalar(select(marks.c.value_utc).where(marks.c.name == TALLY_MARK))
             done = connection.execute(
                 select(
-                    occurrences.c.speak_utc, occurrences.c.state, occurrences.c.attempts, reminders.c.group_id
+                    occurrences.c.speak_utc,
+                    occurrences.c.state,
+                    occurrences.c.attempts,
+                    occurrences.c.lead,
+                    reminders.c.group_id,
                 )
                 .join(reminders, reminders.c.id == occurrences.c.reminder_id)
                 .where(
                     reminders.c.household_id == self.household_id,
                     occurrences.c.state.in_(("acknowledged", "missed")),
-                    occurrences.c.updated_utc <= now,
-                    *([occurrences.c.updated_utc > since] if since is not None else []),
+                    # Half-open, [mark, now): the scheduler marks reminders missed later in the same round,
+                    # with this very `now`.
+                    occurrences.c.updated_utc < now,
+                    *([occurrences.c.updated_utc >= since] if since is not None else []),
                 )
             ).all()
             for day, cells in _reminder_counts([tuple(row) for row in done]).items():
@@ -100,16 +107,17 @@ class UsageKeeper:
 
 
 def _reminder_counts(done: Sequence[tuple[Any, ...]]) -> dict[date, dict[Cell, int]]:
-    """(speak_utc, state, attempts, group_id) of finished occurrences → counts by the day they were due."""
+    """(speak_utc, state, attempts, lead, group_id) of finished occurrences → counts by their day."""
     by_day: dict[date, dict[Cell, int]] = {}
-    for speak_utc, state, attempts, group_id in done:
+    for speak_utc, state, attempts, lead, group_id in done:
         cells = by_day.setdefault(local(speak_utc).date(), {})
         said = attempts > 0
         for measure, counted in (
             ("reminders_delivered", said),
             ("reminders_acknowledged", state == "acknowledged"),
             ("reminders_missed", state == "missed"),
-            ("sessions_reminded", said and group_id is not None),
+            # A session is said of in the morning and again before it: counted once, by the one before.
+            ("sessions_reminded", said and group_id is not None and lead == "before"),
         ):
             if counted:
                 cells[(measure, "")] = cells.get((measure, ""), 0) + 1

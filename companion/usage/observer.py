@@ -1,8 +1,9 @@
 """Counts what the speech loop does, from its events: turns, conversations and their length, suggestions
 offered / accepted / declined by kind, sessions the person says they went to, the helpline given, errors.
 
-It reads only the replies' acts and the errors' stable codes — never a transcript — and turns them into
-the fixed measures of measures.py. It runs on the observers' thread, so a slow disk never holds up a turn.
+Of a transcript it sees only that something was said, never what; of a reply only its acts; of an error
+only its stable code — and it turns them into the fixed measures of measures.py. It runs on the
+observers' thread, so a slow disk never holds up a turn.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine
 
 from companion.errors import StoreError
-from companion.events import Act, Event, ReplyDone, StageError
+from companion.events import Act, Event, ReplyDone, StageError, Transcript
 from companion.reminders.recurrence import local
 from companion.usage.measures import length_bucket, stage_of
 from companion.usage.store import Cell, add
@@ -44,8 +45,12 @@ class UsageObserver:
         self._last_offer = "group"
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, ReplyDone):
-            self._turn(event.acts)
+        # A turn is the person speaking (a Transcript); a reminder or an apology the device says on its own
+        # ends with a ReplyDone too, and must not count as talk.
+        if isinstance(event, Transcript) and event.text.strip():
+            self._turn()
+        elif isinstance(event, ReplyDone):
+            self._acts(event.acts)
         elif isinstance(event, StageError):
             self._count(self.now(), {("errors", stage_of(event.code)): 1})
 
@@ -53,19 +58,23 @@ class UsageObserver:
         """The conversation under way is counted (at shutdown)."""
         self._end_conversation()
 
-    def _turn(self, acts: tuple[Act, ...]) -> None:
+    def _turn(self) -> None:
         now = self.now()
         if self._last_turn is None or now - self._last_turn > CONVERSATION_GAP:
             self._end_conversation()
             self._started = local(now).date()
         self._last_turn = now
         self._turns += 1
-        counts: dict[Cell, int] = {("turns", ""): 1}
+        self._count(now, {("turns", ""): 1})
+
+    def _acts(self, acts: tuple[Act, ...]) -> None:
+        counts: dict[Cell, int] = {}
         for done in acts:
             cell = self._measure_of(done)
             if cell is not None:
                 counts[cell] = counts.get(cell, 0) + 1
-        self._count(now, counts)
+        if counts:
+            self._count(self.now(), counts)
 
     def _measure_of(self, done: Act) -> Cell | None:
         target = done.details.get("target", "")

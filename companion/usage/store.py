@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 
 from companion.store.database import store_errors, writing
-from companion.store.schema import usage_consent, usage_days, usage_weeks
+from companion.store.schema import marks, usage_consent, usage_days, usage_weeks
 from companion.usage.measures import check
 
 Cell = tuple[str, str]
@@ -44,10 +44,16 @@ def consent_of(engine: Engine, household_id: int) -> Consent | None:
     return Consent(row.counted, date.fromisoformat(row.decided_on), row.pseudonym) if row else None
 
 
+ASK_MARK = "usage_consent_ask"
+"""In `marks`: a coordinator asked for the question to be put at the next conversation."""
+
+
 @store_errors("save the answer about counting")
 def decide(engine: Engine, household_id: int, counted: bool, today: date) -> None:
-    """Store the person's answer. A "nej" — now or later — deletes every count the household had."""
+    """Store the person's answer (the question is then answered). A "nej" — now or later — deletes every
+    count the household had."""
     with writing(engine) as connection:
+        connection.execute(delete(marks).where(marks.c.name == ASK_MARK))
         connection.execute(delete(usage_consent).where(usage_consent.c.household_id == household_id))
         connection.execute(
             insert(usage_consent).values(

@@ -147,6 +147,10 @@ def cohort(summaries: Iterable[Mapping[str, Any]], weeks: Sequence[str], min_peo
                 cells.setdefault(key_of(measure, TOTAL), Cell(0, 0))
         table.cells[week] = cells
         _suppress(cells, min_people)
+        if len(counted) < min_people:
+            # Too few devices for any number — a zero among hidden numbers says who did what.
+            for cell in cells.values():
+                cell.suppressed, cell.why = True, "small"
     return table
 
 
@@ -166,10 +170,14 @@ def _suppress(cells: dict[str, Cell], min_people: int) -> None:
         members = [cells.setdefault(key_of(*part), Cell(0, 0)) for part in parts]
         if total is None:
             continue
-        hidden = [cell for cell in members if cell.suppressed]
-        if total.suppressed or len(hidden) != 1:
-            continue
-        # One hidden part beside a shown total and shown parts is the total minus the others: hide one more.
-        candidates = sorted((c for c in members if not c.suppressed and c.people > 0), key=lambda c: c.total)
-        extra = candidates[0] if candidates else total
-        extra.suppressed, extra.why = True, "complementary"
+        # Hidden parts beside a shown total add up to the total minus the shown parts: that sum must be about
+        # enough people (at least the largest hidden part's, as they may be the same people), else one more
+        # part — or the total — is hidden.
+        while not total.suppressed:
+            hidden = [cell for cell in members if cell.suppressed]
+            if not hidden or max(cell.people for cell in hidden) >= min_people:
+                break
+            shown = (c for c in members if not c.suppressed and c.people > 0)
+            candidates = sorted(shown, key=lambda c: c.total)
+            extra = candidates[0] if candidates else total
+            extra.suppressed, extra.why = True, "complementary"
