@@ -1,7 +1,7 @@
 """Asking the person whether usage may be counted for evaluation, and hearing their answer — then or later.
 
-The question is put at set-up, when a coordinator has asked for it (the coordinator's page, or
-`companion consent ask`) and is there to explain: at the first turn of the next conversation. The person
+The question is put at set-up, when a coordinator has asked for it on the coordinator's page and is there
+to explain: at the first turn of the next conversation. The person
 can always say "du må ikke tælle mere" (which deletes what was counted) or "du må gerne tælle".
 """
 
