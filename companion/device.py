@@ -127,10 +127,13 @@ class DeviceLoop:
         if source is None:
             # Typed input is read on this (the main) thread: a daemon thread blocked reading stdin makes
             # Python abort at exit. The inbox is served on its own thread meanwhile.
-            self._server = threading.Thread(target=self._serve_inbox, name="inbox", daemon=True)
-            self._server.start()
-            self._read_typed(self._server)
-            self._server.join()
+            server = threading.Thread(target=self._serve_inbox, name="inbox", daemon=True)
+            server.start()
+            # Only a started thread is ever joined: a SIGTERM between the two lines would else make
+            # close() fail (and the process exit 1) instead of stopping cleanly.
+            self._server = server
+            self._read_typed(server)
+            server.join()
         else:
             reader = threading.Thread(target=self._read_microphone, args=(source,), daemon=True)
             reader.start()
