@@ -39,13 +39,13 @@ def import_summaries(data_dir: Path, files: Sequence[Path]) -> list[str]:
 
 
 def cohort_of(
-    engine: Engine, household_id: int, data_dir: Path, weeks: Sequence[str], min_people: int
+    engine: Engine, household_id: int, data_dir: Path | None, weeks: Sequence[str], min_people: int
 ) -> Cohort:
     """This device's weeks and every imported device's, as one suppressed table."""
     summaries = [device_summary(engine, household_id, weeks)]
-    folder = data_dir / IMPORTS
     own = summaries[0].get("device")
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+    folder = data_dir / IMPORTS if data_dir is not None else None
+    for path in sorted(folder.glob("*.json")) if folder is not None and folder.is_dir() else ():
         imported = read_summary(path)
         if imported.get("device") != own:
             summaries.append(imported)

@@ -154,7 +154,7 @@ def weekly_counts(engine: Engine, household_id: int, weeks: Iterable[str]) -> di
 
 
 def count_rows(engine: Engine, household_id: int) -> int:
-    """How many counts the household has (days and weeks): for `companion doctor` and the tests."""
+    """How many counts the household has (days and weeks): none after a "nej"."""
     with engine.connect() as connection:
         days = connection.scalar(select(func.count()).where(usage_days.c.household_id == household_id))
         weeks = connection.scalar(select(func.count()).where(usage_weeks.c.household_id == household_id))

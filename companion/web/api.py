@@ -79,15 +79,17 @@ def web_of(request: Request) -> Web:
     return web
 
 
-def bearer(web: Web, authorization: str | None, role: str = "relative") -> Account:
-    """The account whose token the request carries, if it has `role` (a relative: of a household)."""
+def bearer(web: Web, authorization: str | None, *roles: str) -> Account:
+    """The account whose token the request carries, if it has one of `roles` (default: a relative, of a
+    household)."""
+    allowed = roles or ("relative",)
     scheme, _, token = (authorization or "").partition(" ")
     found = web.sessions.find(token, web.now()) if scheme.lower() == "bearer" and token else None
     if found is None:
         raise HTTPException(status_code=401, detail="Sign in first (POST /api/session).")
     account = found[0]
-    if account.role != role or (role == "relative" and account.household_id is None):
-        raise HTTPException(status_code=403, detail=f"Only a {role} may do this.")
+    if account.role not in allowed or (account.role == "relative" and account.household_id is None):
+        raise HTTPException(status_code=403, detail=f"Only a {' or a '.join(allowed)} may do this.")
     return account
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
 
 from companion.mind.catalogue import COPENHAGEN, Group
@@ -117,10 +117,7 @@ def _out(group: Group, now_utc: datetime) -> GroupOut:
 async def list_groups(request: Request, authorization: Authorization = None) -> list[GroupOut]:
     """Every group on offer (a relative sees the same groups as a coordinator: the catalogue is public)."""
     web = web_of(request)
-    try:
-        account = bearer(web, authorization)
-    except HTTPException:
-        account = bearer(web, authorization, role="coordinator")
+    account = bearer(web, authorization, "relative", "coordinator")
     language = account.language if account.role == "relative" else catalogue_language(web.database.engine)
     now = web.now()
     return [_out(group, now) for group in groups_on_offer(web.database.engine, language)]
@@ -149,7 +146,7 @@ def _checked(web: Web, body: GroupIn, group_id: str, old: Group | None) -> Group
 @router.post("/groups", response_model=GroupOut, status_code=201, responses={400: {"model": Problem}})
 def add_group(body: GroupIn, request: Request, authorization: Authorization = None) -> GroupOut:
     web = web_of(request)
-    bearer(web, authorization, role="coordinator")
+    bearer(web, authorization, "coordinator")
     engine = web.database.engine
     group = _checked(web, body, new_group_id(engine, body.name), None)
     save_group(engine, group, catalogue_language(engine), web.now())
@@ -165,7 +162,7 @@ def change_group(
     group_id: str, body: GroupIn, request: Request, authorization: Authorization = None
 ) -> GroupOut:
     web = web_of(request)
-    bearer(web, authorization, role="coordinator")
+    bearer(web, authorization, "coordinator")
     engine = web.database.engine
     old = find_group(engine, group_id)
     if old is None:
@@ -179,7 +176,7 @@ def change_group(
 def retire(group_id: str, request: Request, authorization: Authorization = None) -> Response:
     """The group is no longer offered (suggestions and reminders that name it stay readable)."""
     web = web_of(request)
-    bearer(web, authorization, role="coordinator")
+    bearer(web, authorization, "coordinator")
     if find_group(web.database.engine, group_id) is None:
         raise problem(404, "not_found")
     retire_group(web.database.engine, group_id, web.now())
@@ -190,7 +187,7 @@ def retire(group_id: str, request: Request, authorization: Authorization = None)
 async def device_health(request: Request, authorization: Authorization = None) -> DeviceHealth:
     """When the device last reported, and whether its microphone and models work — never any content."""
     web = web_of(request)
-    bearer(web, authorization, role="coordinator")
+    bearer(web, authorization, "coordinator")
     found = latest(web.database.engine)
     if found is None:
         raise problem(404, "not_reported")
@@ -206,7 +203,7 @@ async def device_health(request: Request, authorization: Authorization = None) -
 def pairing_code(request: Request, authorization: Authorization = None) -> PairingCode:
     """A code for a relative who is not at the device, as on the coordinator's page (and audited)."""
     web = web_of(request)
-    account = bearer(web, authorization, role="coordinator")
+    account = bearer(web, authorization, "coordinator")
     now = web.now()
     code = new_code(web.database.engine, DEVICE_HOUSEHOLD, now)
     record_pairing_code(web, account, now)

@@ -6,8 +6,6 @@ devices (`companion report import`), exactly as `companion report` builds them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -24,8 +22,9 @@ WEEKS = 8
 
 def _cohort(web: Web) -> Cohort:
     weeks = last_weeks(local(web.now()).date(), WEEKS)
-    folder = web.database.directory or Path(".")
-    return cohort_of(web.database.engine, DEVICE_HOUSEHOLD, folder, weeks, web.usage.min_people)
+    return cohort_of(
+        web.database.engine, DEVICE_HOUSEHOLD, web.database.directory, weeks, web.usage.min_people
+    )
 
 
 @router.get("/evaluation")

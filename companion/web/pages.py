@@ -19,7 +19,7 @@ from companion.store.household import suggest_group
 from companion.store.schema import audit_log
 from companion.web import entry
 from companion.web.accounts import Account
-from companion.web.app import Visitor, Web, render, start_page, visitor
+from companion.web.app import Visitor, Web, render, start_page, visitor, with_role
 from companion.web.i18n import translations
 from companion.web.listing import CSRF_HOLE, WEEKDAYS, groups_on_offer, reminders_in_words, with_token
 from companion.web.security import FORM_COOKIE, SESSION_COOKIE, check_csrf, set_cookie
@@ -42,11 +42,10 @@ def _web(request: Request) -> Web:
 
 
 def relative(request: Request) -> tuple[Web, Visitor, Account]:
-    web = _web(request)
-    who = visitor(web, request)
-    if who.account is None:
-        raise HTTPException(status_code=401)
-    if who.account.role != "relative" or who.account.household_id is None:
+    """The signed-in relative of a household; 401 when signed out, 403 for anyone else."""
+    web, who = with_role(request, "relative")
+    assert who.account is not None  # with_role let only a signed-in account through
+    if who.account.household_id is None:
         raise HTTPException(status_code=403)
     return web, who, who.account
 
