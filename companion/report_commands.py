@@ -67,8 +67,10 @@ def report_command(args: argparse.Namespace, settings: Settings) -> int:
     from companion.usage.report import as_csv, as_html, as_json, cohort_of
 
     with Database(data_dir(settings)) as database:
+        usage, folder = settings.usage, data_dir(settings)
+        weeks = _weeks_of(args)
         table = cohort_of(
-            database.engine, DEVICE_HOUSEHOLD, data_dir(settings), _weeks_of(args), settings.usage.min_people
+            database.engine, DEVICE_HOUSEHOLD, folder, weeks, usage.min_people, usage.noise_epsilon
         )
     _write({"csv": as_csv, "json": as_json, "html": as_html}[args.format](table), args.out)
     return 0

@@ -192,6 +192,9 @@ class UsageSettings:
     """Days the daily usage counts are kept; older days are folded into weekly counts."""
     min_people: int = field(default=5, metadata=_range(3, 1000))
     """A summary cell about fewer people than this is hidden (3 at the least: fewer single a person out)."""
+    noise_epsilon: float = field(default=0.0, metadata=_range(0.0, 10.0))
+    """Differential privacy on the reports: each number shown gets OpenDP's discrete Laplace noise costing
+    this ε (smaller: more noise). 0: exact numbers. Needs the `evaluation` extra (OpenDP)."""
 
 
 @dataclass(frozen=True)

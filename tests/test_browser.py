@@ -180,7 +180,33 @@ def test_the_coordinators_and_evaluators_pages_in_english_are_accessible(
             _add_a_group(page)
         else:
             page.get_by_role("img", name="Weekly use").wait_for()  # the simulated week's charts
+            _charts_read_at_200_percent(page)
         page.get_by_role("button", name="Sign out").click()
+
+
+def _charts_read_at_200_percent(page: Any) -> None:
+    """A 1280-pixel window zoomed to 200 %: no sideways scrolling, no chart text cut off or too small."""
+    page.set_viewport_size({"width": 640, "height": 900})
+    page.get_by_role("img", name="Weekly use").wait_for()
+    found = page.evaluate(
+        """() => ({
+            overflow: document.documentElement.scrollWidth - window.innerWidth,
+            charts: document.querySelectorAll("figure.chart svg").length,
+            texts: [...document.querySelectorAll("figure.chart svg")].flatMap(svg => {
+                const box = svg.getBoundingClientRect();
+                return [...svg.querySelectorAll("text")].map(text => {
+                    const own = text.getBoundingClientRect();
+                    return {text: text.textContent, height: own.height,
+                            cut: own.left < box.left - 0.5 || own.right > box.right + 0.5};
+                });
+            }),
+        })"""
+    )
+    assert found["overflow"] <= 0 and found["charts"] == 5
+    assert [t["text"] for t in found["texts"] if t["cut"]] == []
+    assert min(t["height"] for t in found["texts"]) >= 12  # CSS pixels: about the size of small print
+    accessible(page, "evaluation-200")
+    page.set_viewport_size({"width": 1280, "height": 720})
 
 
 def _twelve_households_report_to(directory: Path) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,7 +76,7 @@ WORD = st.text(alphabet=string.ascii_lowercase, min_size=7, max_size=12).filter(
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(words=st.lists(WORD, min_size=3, max_size=8))
-def test_no_output_holds_a_word_the_person_said(words: list[str]) -> None:
+def test_no_output_holds_a_word_the_person_said(evaluator: tuple[TestClient, Path], words: list[str]) -> None:
     from companion.mind.consent import UsageConsent
     from companion.usage.observer import UsageObserver
 
@@ -87,13 +89,16 @@ def test_no_output_holds_a_word_the_person_said(words: list[str]) -> None:
     from companion.events import ReplyDone, Transcript
 
     sentences = [
+        *("Hej", "Ja", "Ofte", "Af og til", "Ofte"),  # the loneliness questions: the first turn asks leave
         f"Jeg hedder {words[0]} og min datter {words[1]} kommer i morgen",
         f"Jeg er så ensom, {words[2]}",
         f"Mind mig om {' '.join(words)} i morgen klokken ti",
         "Ja",
         f"Jeg var til {words[-1]} i går",
     ]
-    for sentence in sentences:
+    for number, sentence in enumerate(sentences):
+        if number == 5:
+            mind.end_conversation()
         observer(Transcript(sentence, "da"))
         for event in mind.respond(Transcript(sentence, "da")):
             if isinstance(event, ReplyDone):
@@ -101,12 +106,42 @@ def test_no_output_holds_a_word_the_person_said(words: list[str]) -> None:
     observer.close()
     weeks = ["2026-W09", "2026-W10"]
     summary = json.dumps(device_summary(engine, DEVICE_HOUSEHOLD, weeks))
-    assert '"turns": 5' in summary  # it did count
+    assert '"turns": 10' in summary and "loneliness_score/8" in summary  # it did count
     table = cohort([json.loads(summary)], weeks, min_people=3)
     outputs = [summary, as_csv(table), as_json(table), as_html(table), repr(weekly_counts(engine, 1, weeks))]
+    outputs += _evaluator_sees(json.loads(summary), evaluator)
     for text in outputs:
         lowered = text.lower()
         assert not [word for word in words if word in lowered]
+
+
+@pytest.fixture(scope="module")
+def evaluator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path]]:
+    """An evaluator signed in to the web page (numbers about 3 people shown), and its data folder."""
+    from companion.settings import UsageSettings
+
+    from minds import MONDAY_MORNING
+    from web_pages import signed_in
+
+    folder = tmp_path_factory.mktemp("evaluation")
+    with Database(folder) as database:
+        yield (
+            signed_in(database, "evaluator", "eva@uni.dk", MONDAY_MORNING, UsageSettings(min_people=3)),
+            folder,
+        )
+
+
+def _evaluator_sees(summary: dict[str, Any], evaluator: tuple[TestClient, Path]) -> list[str]:
+    """The evaluator's page and CSV, with the summary imported as three devices (so numbers are shown)."""
+    client, folder = evaluator
+    files = []
+    for number in range(3):
+        files.append(folder / f"device{number}.json")
+        files[-1].write_text(json.dumps({**summary, "device": f"d{number}"}))
+    import_summaries(folder, files)  # the same three devices each time: each import replaces the last
+    page, numbers = client.get("/evaluation").text, client.get("/evaluation.csv").text
+    assert "Ensomhedsscore" in page and "2026-Q1,loneliness_score/8,3,3," in numbers  # numbers are shown
+    return [page, numbers]
 
 
 def test_the_report_commands_export_import_and_write_html(tmp_path: Path) -> None:
@@ -134,7 +169,7 @@ def test_the_report_commands_export_import_and_write_html(tmp_path: Path) -> Non
         main(["--config", str(config), "report", "--weeks", "2", "--format", "html", "--out", str(out)]) == 0
     )
     page = out.read_text()
-    assert page.startswith("<!doctype html>") and page.count("<svg") == 4
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 5
     exported = tmp_path / "mine.json"
     assert main(["--config", str(config), "report", "export", "--out", str(exported)]) == 0
     assert json.loads(exported.read_text()) == {"schema": SCHEMA, "counted": False, "device": "", "weeks": {}}
@@ -155,8 +190,12 @@ def test_a_simulated_week_in_twelve_households_gives_a_readable_report() -> None
     assert cells["suggestions_offered/total"].total > 0 and not cells["suggestions_offered/total"].suppressed
     assert cells["reminders_acknowledged"].total + cells["reminders_missed"].total == 12 * 7
     assert any(cell.suppressed for cell in cells.values())  # the rare things stay hidden
+    scale = table.quarters["2026-Q1"]
+    assert (scale["loneliness_score/5"].people, scale["loneliness_score/8"].people) == (6, 6)
+    assert scale["loneliness_score/total"].people == 12 and not any(c.suppressed for c in scale.values())
     page = as_html(table)
-    assert page.count("<svg") == 4 and page.count("<rect") >= 6
+    assert page.count("<svg") == 5 and page.count("<rect") >= 8
+    assert "Loneliness score by quarter" in page
 
 
 def test_too_few_devices_hide_every_number_and_two_small_parts_are_not_left_beside_a_total() -> None:
@@ -171,3 +210,55 @@ def test_too_few_devices_hide_every_number_and_two_small_parts_are_not_left_besi
     # is hidden too.
     assert table["suggestions_offered/group"].why == "complementary"
     assert not table["suggestions_offered/total"].suppressed
+
+
+def _scored(name: str, scores: dict[str, int]) -> dict[str, Any]:
+    """A device whose person answered the loneliness questions in the given weeks (week → score)."""
+    weeks: dict[str, dict[str, int]] = {
+        week: {f"loneliness_score/{score}": 1} for week, score in scores.items()
+    }
+    return {"schema": SCHEMA, "counted": True, "device": name, "weeks": weeks}
+
+
+def test_loneliness_scores_are_shown_by_quarter_each_person_once_with_their_latest_score() -> None:
+    summaries = [
+        *(_scored(f"a{n}", {"2026-W02": 8, "2026-W12": 6}) for n in range(5)),  # asked twice in Q1
+        *(_scored(f"b{n}", {"2026-W05": 4}) for n in range(6)),
+        *(_scored(f"c{n}", {"2026-W15": 9}) for n in range(5)),  # Q2: outside the weeks asked for
+    ]
+    table = cohort(summaries, ["2026-W10", "2026-W11"], min_people=5)
+    assert list(table.quarters) == ["2026-Q1"]
+    scale = table.quarters["2026-Q1"]
+    assert scale["loneliness_score/6"].people == 5 and scale["loneliness_score/8"].people == 0
+    assert scale["loneliness_score/4"].people == 6 and scale["loneliness_score/total"].people == 11
+    assert all("loneliness" not in key for key in table.cells["2026-W10"])  # never week by week
+    csv_rows = as_csv(table).splitlines()
+    assert "2026-Q1,loneliness_score/6,5,5," in csv_rows
+    assert json.loads(as_json(table))["quarters"] == ["2026-Q1"]
+
+
+def test_a_small_score_is_hidden_and_so_is_another_beside_the_total_of_those_who_answered() -> None:
+    summaries = [
+        *(_scored(f"a{n}", {"2026-W10": 5}) for n in range(7)),
+        *(_scored(f"b{n}", {"2026-W10": 7}) for n in range(6)),
+        _scored("lonely", {"2026-W10": 9}),
+    ]
+    scale = cohort(summaries, ["2026-W10"], min_people=5).quarters["2026-Q1"]
+    assert scale["loneliness_score/9"].why == "small"
+    assert scale["loneliness_score/7"].why == "complementary"  # else 14 - 7 - 6 would give her score away
+    assert not scale["loneliness_score/total"].suppressed and not scale["loneliness_score/5"].suppressed
+    few = cohort([_scored(f"f{n}", {"2026-W10": 5}) for n in range(4)], ["2026-W10"], 5).quarters["2026-Q1"]
+    assert all(cell.suppressed for cell in few.values())
+
+
+def test_a_device_exports_the_whole_quarters_of_the_weeks_asked_for(tmp_path: Path) -> None:
+    from datetime import date
+
+    from companion.usage.store import add, decide
+
+    with Database(tmp_path) as database:
+        engine = database.engine
+        decide(engine, DEVICE_HOUSEHOLD, True, date(2026, 1, 5))
+        add(engine, DEVICE_HOUSEHOLD, date(2026, 1, 6), {("loneliness_score", "7"): 1})
+        summary = device_summary(engine, DEVICE_HOUSEHOLD, ["2026-W10"])
+    assert summary["weeks"] == {"2026-W02": {"loneliness_score/7": 1}}

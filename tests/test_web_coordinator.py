@@ -145,8 +145,9 @@ def test_the_coordinator_lets_the_device_ask_and_the_evaluator_sees_only_counts(
 
     evaluator = signed_in(database, "evaluator", "eva@uni.dk", NOW)
     shown = evaluator.get("/evaluation").text
-    assert "Apparater med i optællingen: 0." in shown and shown.count("<svg") == 4
+    assert "Apparater med i optællingen: 0." in shown and shown.count("<svg") == 5
+    assert "Ensomhedsscore pr. kvartal" in shown
     download = evaluator.get("/evaluation.csv")
     assert download.headers["content-type"].startswith("text/csv")
-    assert download.text.startswith("week,measure,people,total,suppressed")
+    assert download.text.startswith("period,measure,people,total,suppressed")
     assert coordinator.get("/evaluation.csv").status_code == 403

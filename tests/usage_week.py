@@ -29,6 +29,8 @@ CONVERSATIONS = [
     ["Hvad skal jeg i dag?"],
     ["Jeg savner min datter.", "Ja tak."],
 ]
+SCALE_ANSWERS = (("En gang imellem", "En gang imellem", "Næsten aldrig"), ("Ofte", "Af og til", "Ofte"))
+"""The loneliness questions' answers in every other household: scores 5 and 8."""
 
 
 def simulate_week(households: int = 12, seed: int = 0) -> list[dict[str, Any]]:
@@ -40,22 +42,33 @@ def simulate_week(households: int = 12, seed: int = 0) -> list[dict[str, Any]]:
         engine = mind.rules.agenda.book.engine
         UsageConsent(engine, mind.phrases).grant(clock())
         observer = UsageObserver(engine, DEVICE_HOUSEHOLD, _utc_of(clock), _kind_of(mind))
+        monday = clock.now
+        clock.now = monday - timedelta(minutes=30)  # 8.30: the loneliness questions, once counting is allowed
+        _converse(mind, observer, clock, ["Godmorgen.", "Ja.", *SCALE_ANSWERS[household % 2]])
+        clock.now = monday
         for day in range(7):
             talks = (household + day + seed) % 4  # some days quiet, some busy: not every cell is large
             for talk in range(talks):
-                mind.end_conversation()
-                for sentence in CONVERSATIONS[(household * 3 + day + talk) % len(CONVERSATIONS)]:
-                    observer(Transcript(sentence, "da"))
-                    for event in mind.respond(Transcript(sentence, "da")):
-                        if isinstance(event, ReplyDone):
-                            observer(event)
-                    clock.now += timedelta(minutes=2)
+                _converse(
+                    mind, observer, clock, CONVERSATIONS[(household * 3 + day + talk) % len(CONVERSATIONS)]
+                )
                 clock.now += timedelta(hours=2)
             clock.now += timedelta(days=1) - timedelta(hours=2 * talks) - timedelta(minutes=2 * talks)
         observer.close()
         _reminders(engine, mind, household)
         summaries.append(device_summary(engine, DEVICE_HOUSEHOLD, [WEEK]))
     return summaries
+
+
+def _converse(mind: Mind, observer: UsageObserver, clock: Clock, sentences: list[str]) -> None:
+    """One conversation, a sentence every two minutes."""
+    mind.end_conversation()
+    for sentence in sentences:
+        observer(Transcript(sentence, "da"))
+        for event in mind.respond(Transcript(sentence, "da")):
+            if isinstance(event, ReplyDone):
+                observer(event)
+        clock.now += timedelta(minutes=2)
 
 
 def _utc(moment: datetime) -> datetime:

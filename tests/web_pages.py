@@ -7,6 +7,7 @@ from datetime import datetime
 
 from fastapi.testclient import TestClient
 
+from companion.settings import UsageSettings
 from companion.store.database import Database, writing
 from companion.store.schema import DEVICE_HOUSEHOLD
 from companion.web.accounts import Account, create_account
@@ -51,10 +52,13 @@ def add_account(
         )
 
 
-def signed_in(database: Database, role: str, email: str, now: datetime) -> TestClient:
+def signed_in(
+    database: Database, role: str, email: str, now: datetime, usage: UsageSettings | None = None
+) -> TestClient:
     """A browser signed in to a new account of `role` (coordinator, evaluator), its clock stopped at `now`."""
     add_account(database, role, email, now)
-    client = TestClient(create_app(database, now=lambda: now), headers={"accept-language": "da"})
+    app = create_app(database, now=lambda: now, usage=usage)
+    client = TestClient(app, headers={"accept-language": "da"})
     token = csrf_of(client.get("/login").text)
     client.post("/login", data={"email": email, "password": PASSWORD, "csrf": token})
     return client

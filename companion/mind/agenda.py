@@ -63,6 +63,19 @@ class SayBack:
 _SUBJECT_WORDS = 8
 _SAME_WORD = 85
 """rapidfuzz ratio from which a spoken word names a word of a reminder ("tandlæge" ~ "tandlægen")."""
+_AGENDA_QUESTIONS = frozenset(
+    {
+        "confirm_reminder",
+        "confirm_delete",
+        "offer_reminder",
+        "ask_time",
+        "remember_interest",
+        "remember_format",
+        "remember_relative",
+        "follow_up",
+    }
+)
+"""The open questions the agenda answers (the rest answer their own)."""
 
 
 def _wall(at: datetime) -> datetime:
@@ -87,7 +100,10 @@ class Agenda:
     def answer(
         self, pending: Question, reading: Reading, convo: Conversation, state: MindState, now: datetime
     ) -> Decision | None:
-        """The reply when what was said answers the open question; None when it is about something else."""
+        """The reply when what was said answers the open question; None when it is about something else
+        or the question is not the agenda's."""
+        if pending.kind not in _AGENDA_QUESTIONS:
+            return None
         if pending.kind == "ask_time":
             alone = find_time(reading.text, now, self.language.time_words)
             if alone is None or (isinstance(alone, TimeFound) and not alone.hour_said):

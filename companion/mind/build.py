@@ -14,6 +14,7 @@ from companion.mind.catalogue import COPENHAGEN, Catalogue, Relative, parse_cata
 from companion.mind.consent import UsageConsent
 from companion.mind.guard import load_guard
 from companion.mind.lexicon import GroupIndex
+from companion.mind.loneliness import LonelinessScale
 from companion.mind.memory import FileStore, StateStore
 from companion.mind.policy import Clock, Mind, MindOptions, SmallTalk, VoiceTuning
 from companion.mind.rules import Rules
@@ -77,6 +78,7 @@ def build_rules(
     return Rules(
         access=Access(book.engine, phrases),
         consent=UsageConsent(book.engine, phrases),
+        loneliness=LonelinessScale(book.engine, phrases),
         language=understood,
         phrases=phrases,
         catalogue=catalogue,

@@ -25,6 +25,8 @@ QuestionKind = Literal[
     "remember_relative",
     "follow_up",
     "consent_usage",
+    "loneliness_permission",
+    "loneliness_item",
 ]
 
 
@@ -58,6 +60,8 @@ class Question:
     relation: str = ""
     suggestion: bool = False
     """The question offers a suggestion the person may decline (a decline counts toward the pause)."""
+    misses: int = 0
+    """How often in a row the answer was not heard (the question is asked again once, then dropped)."""
 
 
 @dataclass

@@ -17,6 +17,7 @@ from companion.mind.agenda import Agenda
 from companion.mind.catalogue import Catalogue, Group, Relative
 from companion.mind.consent import UsageConsent
 from companion.mind.lexicon import GroupIndex
+from companion.mind.loneliness import LonelinessScale
 from companion.mind.memory import Conversation, MindState, Profile, Suggestion
 from companion.mind.replies import Decision, Question, act
 from companion.mind.steering import Caps, Step, choose_step, cue_of, may_suggest, record_decline
@@ -39,6 +40,8 @@ _VOICE = {
     "louder": "volume_up",
     "quieter": "volume_down",
 }
+_NO_QUESTION_AFTER = {"helpline", "leave_alone", "stop"}
+"""A turn that gave a helpline, or asked for peace, ends without a question of the companion's own."""
 _RELATIVE_REMINDER_DELAY = timedelta(hours=1)
 _FOLLOW_UP_FOR = timedelta(days=14)
 
@@ -54,13 +57,21 @@ class Rules:
     caps: Caps
     access: Access
     consent: UsageConsent
+    loneliness: LonelinessScale
 
     # --- the order of the rules ---------------------------------------------------------------------------
 
     def decide(self, reading: Reading, convo: Conversation, state: MindState, now: datetime) -> Decision:
         decision = self._decide(reading, convo, state, now)
-        if convo.turns == 0 and not convo.in_crisis and reading.meaningful:
+        if (
+            convo.turns == 0
+            and not convo.in_crisis
+            and reading.meaningful
+            and not decision.ends_conversation
+            and not any(done.kind in _NO_QUESTION_AFTER for done in decision.acts)
+        ):
             self.consent.maybe_ask(decision)  # set-up: the coordinator asked for the question
+            self.loneliness.maybe_ask(decision, now)  # with consent, every three months
         return decision
 
     def _decide(self, reading: Reading, convo: Conversation, state: MindState, now: datetime) -> Decision:
@@ -86,6 +97,14 @@ class Rules:
             return self.access.answer(pending, not reading.has("no"), now)
         if pending is not None and pending.kind == "consent_usage" and reading.has("yes", "no"):
             return self.consent.answer(not reading.has("no"), now)
+        if pending is not None and pending.kind == "loneliness_permission" and reading.has("yes", "no"):
+            return self.loneliness.permission(not reading.has("no"))
+        if (
+            pending is not None
+            and pending.kind == "loneliness_item"
+            and (answered := self.loneliness.answer(pending, reading, now)) is not None
+        ):
+            return answered
         if reading.has("count_stop"):
             return self.consent.withdraw(now)
         if reading.has("count_ok"):

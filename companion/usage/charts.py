@@ -9,14 +9,15 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from companion.usage.summary import Cohort
+from companion.usage.measures import LONELINESS_SCORES
+from companion.usage.summary import LONELINESS, Cohort
 
 WIDTH, HEIGHT, BOTTOM, LEFT = 640, 220, 40, 40
 COLOURS = ("#0b4f8a", "#c25400", "#3a7d2c")
 """Dark enough on white for text and bars (WCAG contrast ≥ 4.5:1)."""
 
 Series = tuple[str, list[int | None]]
-"""A label and one value per week (None: suppressed)."""
+"""A label and one value per group (week or score) (None: suppressed)."""
 
 
 def series(cohort: Cohort, key: str, label: str, people: bool = False) -> Series:
@@ -32,13 +33,31 @@ def series(cohort: Cohort, key: str, label: str, people: bool = False) -> Series
     return label, values
 
 
-def bar_chart(title: str, weeks: Sequence[str], bars: Sequence[Series], hidden_word: str = "–") -> Markup:
-    """Grouped bars, one group per week; an SVG and its table."""
+def scale_series(cohort: Cohort, quarter: str) -> Series:
+    """A quarter's people per loneliness score (None: suppressed)."""
+    cells = cohort.quarters[quarter]
+    values: list[int | None] = []
+    for score in LONELINESS_SCORES:
+        cell = cells[f"{LONELINESS}/{score}"]
+        values.append(None if cell.suppressed else cell.people)
+    return quarter, values
+
+
+def bar_chart(
+    title: str,
+    groups: Sequence[str],
+    bars: Sequence[Series],
+    hidden_word: str = "–",
+    ticks: Sequence[str] | None = None,
+) -> Markup:
+    """Grouped bars, one group per week (or per score); an SVG and its table. `ticks` are the axis's labels
+    (the groups' own, short: "W10" for "2026-W10", by default)."""
+    ticks = ticks if ticks is not None else [group[-3:] for group in groups]
     top = max([v for _, values in bars for v in values if v is not None] + [1])
-    slot = (WIDTH - LEFT) / max(len(weeks), 1)
+    slot = (WIDTH - LEFT) / max(len(groups), 1)
     width = slot * 0.8 / max(len(bars), 1)
     shapes: list[str] = []
-    for index, week in enumerate(weeks):
+    for index in range(len(groups)):
         x0 = LEFT + index * slot + slot * 0.1
         for n, (_label, values) in enumerate(bars):
             value = values[index]
@@ -50,7 +69,7 @@ def bar_chart(title: str, weeks: Sequence[str], bars: Sequence[Series], hidden_w
                 )
         shapes.append(
             f'<text x="{x0 + slot * 0.4:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-            f'font-size="14">{escape(week[-3:])}</text>'
+            f'font-size="14">{escape(ticks[index])}</text>'
         )
     shapes.append(f'<text x="4" y="14" font-size="14">{top}</text>')
     legend = " ".join(
@@ -64,12 +83,12 @@ def bar_chart(title: str, weeks: Sequence[str], bars: Sequence[Series], hidden_w
     )
     header = "".join(f'<th scope="col">{escape(label)}</th>' for label, _values in bars)
     rows = "".join(
-        f'<tr><th scope="row">{escape(week)}</th>'
+        f'<tr><th scope="row">{escape(group)}</th>'
         + "".join(
             f"<td>{escape(hidden_word) if values[i] is None else values[i]}</td>" for _label, values in bars
         )
         + "</tr>"
-        for i, week in enumerate(weeks)
+        for i, group in enumerate(groups)
     )
     table = f'<table><caption>{escape(title)}</caption><tr><th scope="col"></th>{header}</tr>{rows}</table>'
     return Markup(f'<figure class="chart"><figcaption>{escape(title)}</figcaption>{svg}{table}</figure>')

@@ -16,11 +16,14 @@ from pathlib import Path
 from markupsafe import Markup, escape
 from sqlalchemy import Engine
 
-from companion.usage.charts import bar_chart, series
+from companion.usage.charts import bar_chart, scale_series, series
+from companion.usage.measures import LONELINESS_SCORES
+from companion.usage.noise import noise_for
 from companion.usage.summary import Cohort, cohort, device_summary, read_summary
 
 IMPORTS = "usage"
-REPORT_SCHEMA = "companion-usage-report/1"
+REPORT_SCHEMA = "companion-usage-report/2"
+"""/2: cells are of a "period" — a week, or a quarter for the loneliness scale."""
 
 
 def import_summaries(data_dir: Path, files: Sequence[Path]) -> list[str]:
@@ -39,9 +42,14 @@ def import_summaries(data_dir: Path, files: Sequence[Path]) -> list[str]:
 
 
 def cohort_of(
-    engine: Engine, household_id: int, data_dir: Path | None, weeks: Sequence[str], min_people: int
+    engine: Engine,
+    household_id: int,
+    data_dir: Path | None,
+    weeks: Sequence[str],
+    min_people: int,
+    noise_epsilon: float = 0.0,
 ) -> Cohort:
-    """This device's weeks and every imported device's, as one suppressed table."""
+    """This device's weeks and every imported device's, as one suppressed table (noised when ε > 0)."""
     summaries = [device_summary(engine, household_id, weeks)]
     own = summaries[0].get("device")
     folder = data_dir / IMPORTS if data_dir is not None else None
@@ -49,33 +57,39 @@ def cohort_of(
         imported = read_summary(path)
         if imported.get("device") != own:
             summaries.append(imported)
-    return cohort(summaries, weeks, min_people)
+    noise = noise_for(noise_epsilon, data_dir)
+    table = cohort(summaries, weeks, min_people, noise)
+    if noise is not None:
+        noise.keep()
+    return table
 
 
 def as_csv(table: Cohort) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["week", "measure", "people", "total", "suppressed"])
-    for week, key, cell in table.rows():
+    writer.writerow(["period", "measure", "people", "total", "suppressed"])
+    for period, key, cell in table.rows():
         if cell.suppressed:
-            writer.writerow([week, key, "", "", cell.why])
+            writer.writerow([period, key, "", "", cell.why])
         else:
-            writer.writerow([week, key, cell.people, cell.total, ""])
+            writer.writerow([period, key, cell.people, cell.total, ""])
     return out.getvalue()
 
 
 def as_json(table: Cohort) -> str:
     cells = [
-        {"week": week, "measure": key, "suppressed": cell.why}
+        {"period": period, "measure": key, "suppressed": cell.why}
         if cell.suppressed
-        else {"week": week, "measure": key, "people": cell.people, "total": cell.total}
-        for week, key, cell in table.rows()
+        else {"period": period, "measure": key, "people": cell.people, "total": cell.total}
+        for period, key, cell in table.rows()
     ]
     document = {
         "schema": REPORT_SCHEMA,
         "weeks": table.weeks,
+        "quarters": list(table.quarters),
         "devices": table.devices,
         "min_people": table.min_people,
+        "noise_epsilon": table.noise_epsilon,
         "cells": cells,
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -122,6 +136,13 @@ def charts(table: Cohort, gettext: Callable[[str], str]) -> list[Markup]:
             ],
             hidden,
         ),
+        bar_chart(
+            gettext("Loneliness score by quarter: people per score (3 hardly ever lonely – 9 often lonely)"),
+            LONELINESS_SCORES,
+            [scale_series(table, quarter) for quarter in table.quarters],
+            hidden,
+            ticks=LONELINESS_SCORES,
+        ),
     ]
 
 
@@ -133,6 +154,11 @@ def as_html(table: Cohort) -> str:
         f"{table.devices} devices, weeks {first} to {last}. A number about fewer than {table.min_people} "
         "people is hidden, and so is a second one wherever the hidden one could be worked out from a total."
     )
+    if table.noise_epsilon:
+        intro += (
+            f" Every number has random noise added (differential privacy, ε = {table.noise_epsilon} per "
+            "number): small differences mean nothing."
+        )
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Companion usage</title>'
         "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}"

@@ -46,6 +46,8 @@ def consent_of(engine: Engine, household_id: int) -> Consent | None:
 
 ASK_MARK = "usage_consent_ask"
 """In `marks`: a coordinator asked for the question to be put at the next conversation."""
+LONELINESS_MARK = "loneliness_asked"
+"""In `marks`: when the loneliness questions were last offered (they come again after three months)."""
 
 
 @store_errors("save the answer about counting")
@@ -65,6 +67,7 @@ def decide(engine: Engine, household_id: int, counted: bool, today: date) -> Non
             )
         )
         if not counted:
+            connection.execute(delete(marks).where(marks.c.name == LONELINESS_MARK))
             connection.execute(delete(usage_days).where(usage_days.c.household_id == household_id))
             connection.execute(delete(usage_weeks).where(usage_weeks.c.household_id == household_id))
 

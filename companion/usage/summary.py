@@ -4,6 +4,10 @@ devices, where no cell small enough to single a person out is shown.
 A cohort cell is (week, measure, detail) with the number of people (devices) behind it and their total.
 A cell of fewer than `min_people` people is suppressed; so is a second cell wherever a suppressed one could
 be worked out from a total and the other parts (complementary suppression).
+
+The loneliness scale is asked every three months, so its scores are shown by calendar quarter — each
+person's latest score in the quarter, once — and never week by week: fixed periods, so two reports of
+different lengths cannot be subtracted to find one person's score.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from companion.errors import CompanionError
-from companion.usage.measures import LENGTHS, MEASURES, STAGES, SUGGESTION_KINDS
+from companion.usage.measures import LENGTHS, LONELINESS_SCORES, MEASURES, STAGES, SUGGESTION_KINDS
+from companion.usage.noise import Noise
 from companion.usage.store import consent_of, iso_week, weekly_counts
 
 SCHEMA = "companion-usage/1"
@@ -36,6 +41,10 @@ LINKED: Mapping[str, tuple[tuple[str, str], ...]] = {
     "reminders_delivered": (("reminders_acknowledged", ""), ("reminders_missed", "")),
 }
 """A total and the parts that add up to it (about): a part must not be left alone suppressed beside them."""
+LONELINESS = "loneliness_score"
+SCALE_LINKED: Mapping[str, tuple[tuple[str, str], ...]] = {
+    LONELINESS: tuple((LONELINESS, score) for score in LONELINESS_SCORES)
+}
 
 
 class SummaryError(CompanionError):
@@ -51,16 +60,37 @@ def last_weeks(today: date, count: int) -> list[str]:
     return [iso_week(today - timedelta(weeks=back)) for back in range(count - 1, -1, -1)]
 
 
+def quarter_of(week: str) -> str:
+    """ "2026-Q1": the calendar quarter of an ISO week (of its Thursday, as ISO weeks belong to years)."""
+    year, number = week.split("-W")
+    thursday = date.fromisocalendar(int(year), int(number), 4)
+    return f"{thursday.year}-Q{(thursday.month - 1) // 3 + 1}"
+
+
+def whole_quarters(weeks: Iterable[str]) -> list[str]:
+    """Every ISO week of the quarters the weeks touch, oldest first."""
+    quarters = {quarter_of(week) for week in weeks}
+    found: set[str] = set()
+    for quarter in quarters:
+        first = date(int(quarter[:4]), 3 * int(quarter[-1]) - 2, 1)
+        for offset in range(-7, 106, 7):  # a quarter is at most 92 days: look a week past either end
+            week = iso_week(first + timedelta(days=offset))
+            if quarter_of(week) == quarter:
+                found.add(week)
+    return sorted(found)
+
+
 # -- one device --------------------------------------------------------------------------------------------
 
 
 def device_summary(engine: Engine, household_id: int, weeks: Sequence[str]) -> dict[str, Any]:
     """What a device sends to the municipality: its pseudonym and weekly counts — or only that it does not
-    count, when the person said no (or was never asked)."""
+    count, when the person said no (or was never asked). The weeks are those asked for and the rest of their
+    quarters, for the loneliness scale's quarterly figures."""
     consent = consent_of(engine, household_id)
     if consent is None or not consent.counted:
         return {"schema": SCHEMA, "counted": False, "device": "", "weeks": {}}
-    counts = weekly_counts(engine, household_id, weeks)
+    counts = weekly_counts(engine, household_id, whole_quarters(weeks))
     return {
         "schema": SCHEMA,
         "counted": True,
@@ -113,22 +143,34 @@ class Cohort:
     min_people: int
     cells: dict[str, dict[str, Cell]] = field(default_factory=dict)
     """week → measure key → cell."""
+    noise_epsilon: float = 0.0
+    """The differential privacy's ε of each number shown; 0 when the numbers are exact."""
+    quarters: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    """quarter → loneliness score key ("loneliness_score/7", "…/total") → people with that latest score."""
 
     def rows(self) -> Iterable[tuple[str, str, Cell]]:
-        for week in self.weeks:
-            for key, cell in sorted(self.cells.get(week, {}).items()):
-                yield week, key, cell
+        """(period, measure key, cell): every week's cells, then every quarter's loneliness scores."""
+        for period, cells in (
+            *((week, self.cells.get(week, {})) for week in self.weeks),
+            *self.quarters.items(),
+        ):
+            for key, cell in sorted(cells.items()):
+                yield period, key, cell
 
 
-def cohort(summaries: Iterable[Mapping[str, Any]], weeks: Sequence[str], min_people: int) -> Cohort:
-    """Many devices' summaries as one table, small cells suppressed."""
+def cohort(
+    summaries: Iterable[Mapping[str, Any]], weeks: Sequence[str], min_people: int, noise: Noise | None = None
+) -> Cohort:
+    """Many devices' summaries as one table, small cells suppressed — and the numbers shown noised, when
+    differential privacy is asked for (noise.py)."""
     if min_people < LOWEST_MIN_PEOPLE:
         raise SummaryError(
             f"Cells of fewer than {LOWEST_MIN_PEOPLE} people single someone out (min_people {min_people}).",
             f"Set [usage] min_people to {LOWEST_MIN_PEOPLE} or more.",
         )
     counted = [s for s in summaries if s.get("counted")]
-    table = Cohort(list(weeks), len(counted), min_people)
+    table = Cohort(list(weeks), len(counted), min_people, noise_epsilon=noise.epsilon if noise else 0.0)
+    clip = noise.clip if noise is not None else _unclipped
     for week in weeks:
         cells: dict[str, Cell] = {}
         for summary in counted:
@@ -136,22 +178,54 @@ def cohort(summaries: Iterable[Mapping[str, Any]], weeks: Sequence[str], min_peo
             _add(cells, "used", 1 if found.get("turns", 0) > 0 else 0)
             totals: dict[str, int] = {}
             for key, value in found.items():
-                _add(cells, key, value)
+                if key.startswith(f"{LONELINESS}/"):
+                    continue  # by quarter only
+                _add(cells, key, clip(key, value))
                 measure = key.split("/")[0]
                 if "/" in key:
                     totals[measure] = totals.get(measure, 0) + value
             for measure, value in totals.items():
-                _add(cells, key_of(measure, TOTAL), value)  # a person counts once in a total
+                _add(cells, key_of(measure, TOTAL), clip(measure, value))  # a person counts once in a total
         for measure, parts in LINKED.items():
             if any("/" in key_of(*part) for part in parts):
                 cells.setdefault(key_of(measure, TOTAL), Cell(0, 0))
         table.cells[week] = cells
-        _suppress(cells, min_people)
-        if len(counted) < min_people:
-            # Too few devices for any number — a zero among hidden numbers says who did what.
+        _suppress(cells, min_people, LINKED)
+    for quarter in sorted({quarter_of(week) for week in weeks}):
+        table.quarters[quarter] = _scale_cells(counted, quarter)
+        _suppress(table.quarters[quarter], min_people, SCALE_LINKED)
+    if len(counted) < min_people:
+        # Too few devices for any number — a zero among hidden numbers says who did what.
+        for cells in (*table.cells.values(), *table.quarters.values()):
             for cell in cells.values():
                 cell.suppressed, cell.why = True, "small"
+    if noise is not None:
+        for period, key, cell in table.rows():
+            if not cell.suppressed:
+                cell.people, cell.total = noise.noised(period, key, cell.people, cell.total)
     return table
+
+
+def _unclipped(_key: str, value: int) -> int:
+    return value
+
+
+def _scale_cells(counted: Sequence[Mapping[str, Any]], quarter: str) -> dict[str, Cell]:
+    """People by their latest loneliness score in the quarter; its total is everyone who answered."""
+    cells = {key_of(*part): Cell(0, 0) for part in SCALE_LINKED[LONELINESS]}
+    cells[key_of(LONELINESS, TOTAL)] = Cell(0, 0)
+    for summary in counted:
+        scores = [
+            key
+            for week, found in sorted(summary["weeks"].items())
+            if quarter_of(week) == quarter
+            for key in sorted(found)
+            if key.startswith(f"{LONELINESS}/")
+        ]
+        if scores:
+            _add(cells, scores[-1], 1)
+            _add(cells, key_of(LONELINESS, TOTAL), 1)
+    return cells
 
 
 def _add(cells: dict[str, Cell], key: str, value: int) -> None:
@@ -161,11 +235,13 @@ def _add(cells: dict[str, Cell], key: str, value: int) -> None:
         cell.total += value
 
 
-def _suppress(cells: dict[str, Cell], min_people: int) -> None:
+def _suppress(
+    cells: dict[str, Cell], min_people: int, linked: Mapping[str, tuple[tuple[str, str], ...]]
+) -> None:
     for cell in cells.values():
         if 0 < cell.people < min_people:
             cell.suppressed, cell.why = True, "small"
-    for measure, parts in LINKED.items():
+    for measure, parts in linked.items():
         total = cells[key_of(measure, TOTAL)] if measure != "reminders_delivered" else cells.get(measure)
         members = [cells.setdefault(key_of(*part), Cell(0, 0)) for part in parts]
         if total is None:

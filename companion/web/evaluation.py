@@ -22,8 +22,14 @@ WEEKS = 8
 
 def _cohort(web: Web) -> Cohort:
     weeks = last_weeks(local(web.now()).date(), WEEKS)
+    usage = web.usage
     return cohort_of(
-        web.database.engine, DEVICE_HOUSEHOLD, web.database.directory, weeks, web.usage.min_people
+        web.database.engine,
+        DEVICE_HOUSEHOLD,
+        web.database.directory,
+        weeks,
+        usage.min_people,
+        usage.noise_epsilon,
     )
 
 
