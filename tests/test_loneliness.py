@@ -14,7 +14,7 @@ from companion.mind.understand import read
 from companion.store.schema import DEVICE_HOUSEHOLD, marks, usage_days
 from companion.usage.store import LONELINESS_MARK, decide
 
-from minds import MONDAY_MORNING, Clock, make_mind, say
+from minds import MONDAY_MORNING, Clock, make_mind, reminders, say
 
 
 def _counted_mind(language: str = "da") -> tuple[Mind, Clock, Engine]:
@@ -71,15 +71,15 @@ def test_without_consent_the_questions_are_never_asked() -> None:
     assert "loneliness_offered" not in outcomes  # a "nej" to counting is a no to these questions too
 
 
-def test_a_no_is_respected_for_three_months_and_a_half_answered_scale_keeps_nothing() -> None:
+def test_a_no_is_respected_until_the_next_quarter_and_a_half_answered_scale_keeps_nothing() -> None:
     mind, clock, engine = _counted_mind()
     say(mind, "Hej.")
     reply, outcomes = say(mind, "Nej tak.")
     assert "loneliness_declined" in outcomes and "helt i orden" in reply
-    _next_conversation(mind, clock, timedelta(days=30))
+    _next_conversation(mind, clock, timedelta(days=14))  # still the first quarter
     _, outcomes = say(mind, "Hej.")
     assert "loneliness_offered" not in outcomes
-    _next_conversation(mind, clock, timedelta(days=62))
+    _next_conversation(mind, clock, timedelta(days=30))  # April: a new quarter
     _, outcomes = say(mind, "Hej.")
     assert "loneliness_offered" in outcomes
     say(mind, "Ja.")
@@ -94,9 +94,27 @@ def test_an_answer_not_heard_is_asked_again_once_then_dropped() -> None:
     say(mind, "Ja.")
     reply, outcomes = say(mind, "Mnja, hmm, tja.")
     assert "hørte jeg ikke helt" in reply and "savner nogen" in reply and "næsten aldrig" in reply
-    reply, outcomes = say(mind, "Nej.")  # a bare "nej" is none of the three answers
+    reply, outcomes = say(mind, "Ikke altid.")  # between two answers: not guessed
     assert "loneliness_dropped" in outcomes and "lader spørgsmålene ligge" in reply
     assert _scores(engine) == {}
+
+
+@pytest.mark.parametrize("refusal", ["Nej.", "Det vil jeg helst ikke svare på.", "Spring det over."])
+def test_a_refusal_puts_the_questions_away_at_once(refusal: str) -> None:
+    mind, _clock, engine = _counted_mind()
+    for text in ("Hej.", "Ja.", "En gang imellem."):
+        say(mind, text)
+    reply, outcomes = say(mind, refusal)
+    assert "loneliness_dropped" in outcomes and "holdt udenfor" not in reply and _scores(engine) == {}
+
+
+def test_the_first_words_are_answered_before_the_question_is_put() -> None:
+    mind, _clock, _engine = _counted_mind()
+    reply, outcomes = say(mind, "Godmorgen, hvordan har du det?")
+    assert "small_talk" in outcomes and "loneliness_offered" in outcomes
+    assert not reply.startswith("Må jeg") and reply.endswith("Du må gerne sige nej.")  # the question last
+    _, outcomes = say(mind, "Ja, det må du gerne.")
+    assert "loneliness_started" in outcomes
 
 
 def test_speaking_of_something_else_drops_the_questions_and_is_answered() -> None:
@@ -105,6 +123,12 @@ def test_speaking_of_something_else_drops_the_questions_and_is_answered() -> Non
     say(mind, "Ja.")
     reply, outcomes = say(mind, "Hvad skal jeg i dag?")
     assert "savner nogen" not in reply and "today" in " ".join(outcomes)
+    say(mind, "Hej.")
+    _next_conversation(mind, _clock, timedelta(days=40))
+    say(mind, "Hej.")
+    say(mind, "Ja.")
+    reply, outcomes = say(mind, "Mind mig om at tage pillerne hver dag klokken otte.")
+    assert "holdt udenfor" not in reply and reminders(mind)  # a request, not an "ofte"
     assert _scores(engine) == {}
 
 
@@ -163,6 +187,14 @@ def test_in_english_too() -> None:
         ("da", "Nej", None),
         ("da", "Det ved jeg ikke", None),
         ("da", "Ofte, og af og til", None),  # two answers: asked again rather than guessed
+        ("da", "Ikke tit", "1"),
+        ("da", "Ikke særligt tit", "1"),
+        ("da", "Ikke så forfærdelig tit", "1"),
+        ("da", "Nej, ikke voldsomt ofte", "1"),
+        ("da", "Jeg føler mig ikke holdt udenfor så tit", "1"),
+        ("da", "Ikke altid", None),
+        ("da", "Ikke hver dag", None),
+        ("da", "Nej, ikke hele tiden", None),
         ("en", "Often", "3"),
         ("en", "Yes, a lot", "3"),
         ("en", "Some of the time", "2"),
@@ -171,6 +203,8 @@ def test_in_english_too() -> None:
         ("en", "Not very often", "1"),
         ("en", "No, not really", "1"),
         ("en", "No", None),
+        ("en", "I don't feel left out often", "1"),
+        ("en", "Not every day", None),
     ],
 )
 def test_answers_are_heard_as_the_scale_scores_them(language: str, said: str, score: str | None) -> None:

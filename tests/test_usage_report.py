@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,11 +125,10 @@ def evaluator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestCl
     from web_pages import signed_in
 
     folder = tmp_path_factory.mktemp("evaluation")
+    april = MONDAY_MORNING + timedelta(weeks=5)  # the first quarter has ended: its scores are shown
     with Database(folder) as database:
-        yield (
-            signed_in(database, "evaluator", "eva@uni.dk", MONDAY_MORNING, UsageSettings(min_people=3)),
-            folder,
-        )
+        usage = UsageSettings(min_people=3)
+        yield signed_in(database, "evaluator", "eva@uni.dk", april, usage), folder
 
 
 def _evaluator_sees(summary: dict[str, Any], evaluator: tuple[TestClient, Path]) -> list[str]:
@@ -190,7 +190,7 @@ def test_a_simulated_week_in_twelve_households_gives_a_readable_report() -> None
     assert cells["suggestions_offered/total"].total > 0 and not cells["suggestions_offered/total"].suppressed
     assert cells["reminders_acknowledged"].total + cells["reminders_missed"].total == 12 * 7
     assert any(cell.suppressed for cell in cells.values())  # the rare things stay hidden
-    scale = table.quarters["2026-Q1"]
+    scale = table.quarters["2025-Q4"]
     assert (scale["loneliness_score/5"].people, scale["loneliness_score/8"].people) == (6, 6)
     assert scale["loneliness_score/total"].people == 12 and not any(c.suppressed for c in scale.values())
     page = as_html(table)
@@ -224,14 +224,14 @@ def test_loneliness_scores_are_shown_by_quarter_each_person_once_with_their_late
     summaries = [
         *(_scored(f"a{n}", {"2026-W02": 8, "2026-W12": 6}) for n in range(5)),  # asked twice in Q1
         *(_scored(f"b{n}", {"2026-W05": 4}) for n in range(6)),
-        *(_scored(f"c{n}", {"2026-W15": 9}) for n in range(5)),  # Q2: outside the weeks asked for
+        *(_scored(f"c{n}", {"2026-W15": 9}) for n in range(5)),
     ]
-    table = cohort(summaries, ["2026-W10", "2026-W11"], min_people=5)
-    assert list(table.quarters) == ["2026-Q1"]
+    table = cohort(summaries, ["2026-W14", "2026-W15"], min_people=5)
+    assert list(table.quarters) == ["2026-Q1"]  # the second quarter is still running: not shown
     scale = table.quarters["2026-Q1"]
     assert scale["loneliness_score/6"].people == 5 and scale["loneliness_score/8"].people == 0
     assert scale["loneliness_score/4"].people == 6 and scale["loneliness_score/total"].people == 11
-    assert all("loneliness" not in key for key in table.cells["2026-W10"])  # never week by week
+    assert all("loneliness" not in key for key in table.cells["2026-W15"])  # never week by week
     csv_rows = as_csv(table).splitlines()
     assert "2026-Q1,loneliness_score/6,5,5," in csv_rows
     assert json.loads(as_json(table))["quarters"] == ["2026-Q1"]
@@ -243,15 +243,17 @@ def test_a_small_score_is_hidden_and_so_is_another_beside_the_total_of_those_who
         *(_scored(f"b{n}", {"2026-W10": 7}) for n in range(6)),
         _scored("lonely", {"2026-W10": 9}),
     ]
-    scale = cohort(summaries, ["2026-W10"], min_people=5).quarters["2026-Q1"]
+    scale = cohort(summaries, ["2026-W14"], min_people=5).quarters["2026-Q1"]
     assert scale["loneliness_score/9"].why == "small"
     assert scale["loneliness_score/7"].why == "complementary"  # else 14 - 7 - 6 would give her score away
     assert not scale["loneliness_score/total"].suppressed and not scale["loneliness_score/5"].suppressed
-    few = cohort([_scored(f"f{n}", {"2026-W10": 5}) for n in range(4)], ["2026-W10"], 5).quarters["2026-Q1"]
+    few = cohort([_scored(f"f{n}", {"2026-W10": 5}) for n in range(4)], ["2026-W14"], 5).quarters["2026-Q1"]
     assert all(cell.suppressed for cell in few.values())
 
 
-def test_a_device_exports_the_whole_quarters_of_the_weeks_asked_for(tmp_path: Path) -> None:
+def test_a_device_exports_the_weeks_asked_for_and_the_loneliness_scores_of_the_quarters_shown(
+    tmp_path: Path,
+) -> None:
     from datetime import date
 
     from companion.usage.store import add, decide
@@ -259,6 +261,20 @@ def test_a_device_exports_the_whole_quarters_of_the_weeks_asked_for(tmp_path: Pa
     with Database(tmp_path) as database:
         engine = database.engine
         decide(engine, DEVICE_HOUSEHOLD, True, date(2026, 1, 5))
-        add(engine, DEVICE_HOUSEHOLD, date(2026, 1, 6), {("loneliness_score", "7"): 1})
-        summary = device_summary(engine, DEVICE_HOUSEHOLD, ["2026-W10"])
-    assert summary["weeks"] == {"2026-W02": {"loneliness_score/7": 1}}
+        add(engine, DEVICE_HOUSEHOLD, date(2026, 1, 6), {("loneliness_score", "7"): 1, ("turns", ""): 5})
+        add(engine, DEVICE_HOUSEHOLD, date(2026, 4, 7), {("turns", ""): 2})
+        summary = device_summary(engine, DEVICE_HOUSEHOLD, ["2026-W15"])
+    assert summary["weeks"] == {"2026-W02": {"loneliness_score/7": 1}, "2026-W15": {"turns": 2}}
+
+
+def test_a_quarter_still_running_is_not_shown_so_a_new_answer_cannot_be_told_by_difference() -> None:
+    before = [*(_scored(f"a{n}", {"2026-W10": 5}) for n in range(7))]
+    after = [*before, _scored("new", {"2026-W11": 9})]
+    for summaries in (before, after):
+        table = cohort(summaries, ["2026-W10", "2026-W11"], min_people=5)
+        assert list(table.quarters) == ["2025-Q4"]  # the last ended quarter only
+    assert cohort(after, ["2026-W14"], 5).quarters["2026-Q1"]["loneliness_score/9"].suppressed
+    every_week = cohort(before, ["2026-W10"], 5).cells["2026-W10"]
+    assert "helpline_given" in every_week and "errors/audio" in every_week  # zeros are shown too
+    rows = as_csv(cohort(after, ["2026-W14"], 5)).splitlines()
+    assert "2026-Q1,loneliness_score/9,,,yes" in rows  # hidden, without saying why

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from companion.events import ReplyDone, Transcript
+from companion.mind.catalogue import COPENHAGEN
 from companion.mind.consent import UsageConsent
 from companion.mind.policy import Mind
 from companion.store.database import writing
@@ -29,6 +30,8 @@ CONVERSATIONS = [
     ["Hvad skal jeg i dag?"],
     ["Jeg savner min datter.", "Ja tak."],
 ]
+SET_UP = datetime(2025, 12, 8, 10, 0, tzinfo=COPENHAGEN)
+"""In the quarter before the simulated week: a report of week 10 shows the last ended quarter's scores."""
 SCALE_ANSWERS = (("En gang imellem", "En gang imellem", "Næsten aldrig"), ("Ofte", "Af og til", "Ofte"))
 """The loneliness questions' answers in every other household: scores 5 and 8."""
 
@@ -38,12 +41,12 @@ def simulate_week(households: int = 12, seed: int = 0) -> list[dict[str, Any]]:
     summaries = []
     for household in range(households):
         clock = Clock()
+        monday = clock.now
+        clock.now = SET_UP  # the coordinator's visit: counting allowed, and the loneliness questions
         mind = make_mind(clock=clock)
         engine = mind.rules.agenda.book.engine
         UsageConsent(engine, mind.phrases).grant(clock())
         observer = UsageObserver(engine, DEVICE_HOUSEHOLD, _utc_of(clock), _kind_of(mind))
-        monday = clock.now
-        clock.now = monday - timedelta(minutes=30)  # 8.30: the loneliness questions, once counting is allowed
         _converse(mind, observer, clock, ["Godmorgen.", "Ja.", *SCALE_ANSWERS[household % 2]])
         clock.now = monday
         for day in range(7):

@@ -53,8 +53,7 @@ class UsageConsent:
             log.error("could not see whether to ask about counting: %s", error)
             return
         if requested:
-            decision.small_talk = False  # the question is the reply: no chatter after it
-            decision.ask(Question("consent_usage", line=self.phrases.say("consent_question")))
+            decision.ask_at_end(Question("consent_usage", line=self.phrases.say("consent_question")))
             decision.acts.append(act("consent_asked"))
 
     def answer(self, yes: bool, now: datetime) -> Decision:

@@ -121,6 +121,10 @@ class Mind:
                 yield ReplyDelta(piece)
         elif self.chat is not None and spoken:
             self.chat.add_exchange(self._for_model(transcript.text), spoken[0])
+        if decision.closing_line:
+            closing = (" " if spoken else "") + decision.closing_line
+            spoken.append(closing)
+            yield ReplyDelta(closing)
         self._after_reply("".join(spoken).strip(), decision, now)
         yield ReplyDone(tuple(acts))
 

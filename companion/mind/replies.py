@@ -76,6 +76,8 @@ class Decision:
     llm_note: str = ""
     """What the model should know for this turn only: the catalogue entries that matter now."""
     ends_conversation: bool = False
+    closing_line: str = ""
+    """Said after everything else, the model's small talk too: a question of the companion's own."""
 
     def say(self, line: str, *acts: Act) -> Decision:
         if line:
@@ -87,4 +89,11 @@ class Decision:
         self.question = question
         if question.line:
             self.lines.append(question.line)
+        return self
+
+    def ask_at_end(self, question: Question) -> Decision:
+        """Ask once the reply is said — after the model's small talk, when there is some."""
+        if not self.small_talk:
+            return self.ask(question)
+        self.question, self.closing_line = question, question.line
         return self

@@ -40,8 +40,9 @@ _VOICE = {
     "louder": "volume_up",
     "quieter": "volume_down",
 }
-_NO_QUESTION_AFTER = {"helpline", "leave_alone", "stop"}
-"""A turn that gave a helpline, or asked for peace, ends without a question of the companion's own."""
+_NO_QUESTION_AFTER = {"helpline", "leave_alone", "stop", "repeat", *_VOICE.values()}
+"""A turn that gave a helpline, asked for peace or only set the voice ends without a question of the
+companion's own."""
 _RELATIVE_REMINDER_DELAY = timedelta(hours=1)
 _FOLLOW_UP_FOR = timedelta(days=14)
 

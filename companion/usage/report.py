@@ -58,10 +58,10 @@ def cohort_of(
         if imported.get("device") != own:
             summaries.append(imported)
     noise = noise_for(noise_epsilon, data_dir)
-    table = cohort(summaries, weeks, min_people, noise)
-    if noise is not None:
-        noise.keep()
-    return table
+    if noise is None:
+        return cohort(summaries, weeks, min_people)
+    with noise:
+        return cohort(summaries, weeks, min_people, noise)
 
 
 def as_csv(table: Cohort) -> str:
@@ -70,7 +70,7 @@ def as_csv(table: Cohort) -> str:
     writer.writerow(["period", "measure", "people", "total", "suppressed"])
     for period, key, cell in table.rows():
         if cell.suppressed:
-            writer.writerow([period, key, "", "", cell.why])
+            writer.writerow([period, key, "", "", "yes"])  # not why: "small" would point at the small one
         else:
             writer.writerow([period, key, cell.people, cell.total, ""])
     return out.getvalue()
@@ -78,7 +78,7 @@ def as_csv(table: Cohort) -> str:
 
 def as_json(table: Cohort) -> str:
     cells = [
-        {"period": period, "measure": key, "suppressed": cell.why}
+        {"period": period, "measure": key, "suppressed": True}
         if cell.suppressed
         else {"period": period, "measure": key, "people": cell.people, "total": cell.total}
         for period, key, cell in table.rows()
@@ -156,8 +156,9 @@ def as_html(table: Cohort) -> str:
     )
     if table.noise_epsilon:
         intro += (
-            f" Every number has random noise added (differential privacy, ε = {table.noise_epsilon} per "
-            "number): small differences mean nothing."
+            " Counts of people and totals have random noise added (differential privacy, ε = "
+            f"{table.noise_epsilon} for each number): small differences mean nothing. Exact are which "
+            "numbers are hidden, the number of devices and the devices' own health (minutes up, errors)."
         )
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Companion usage</title>'

@@ -34,6 +34,13 @@ def iso_week(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
+def quarter_of(week: str) -> str:
+    """ "2026-Q1": the calendar quarter of an ISO week (of its Thursday, as ISO weeks belong to years)."""
+    year, number = week.split("-W")
+    thursday = date.fromisocalendar(int(year), int(number), 4)
+    return f"{thursday.year}-Q{(thursday.month - 1) // 3 + 1}"
+
+
 @store_errors("read the consent to counting")
 def consent_of(engine: Engine, household_id: int) -> Consent | None:
     """The household's answer; None when it was never asked (then nothing is counted)."""

@@ -5,9 +5,11 @@ A cohort cell is (week, measure, detail) with the number of people (devices) beh
 A cell of fewer than `min_people` people is suppressed; so is a second cell wherever a suppressed one could
 be worked out from a total and the other parts (complementary suppression).
 
-The loneliness scale is asked every three months, so its scores are shown by calendar quarter — each
-person's latest score in the quarter, once — and never week by week: fixed periods, so two reports of
-different lengths cannot be subtracted to find one person's score.
+Every measure has a cell every week, zeros too: that a number is there must not say someone had it.
+
+The loneliness scale is asked once a quarter, so its scores are shown by calendar quarter — each person's
+latest score in the quarter, once — never week by week, and only once the quarter has ended: a quarter
+still running would change with each new answer, and two reports a day apart would tell that answer.
 """
 
 from __future__ import annotations
@@ -24,13 +26,19 @@ from sqlalchemy import Engine
 from companion.errors import CompanionError
 from companion.usage.measures import LENGTHS, LONELINESS_SCORES, MEASURES, STAGES, SUGGESTION_KINDS
 from companion.usage.noise import Noise
-from companion.usage.store import consent_of, iso_week, weekly_counts
+from companion.usage.store import consent_of, iso_week, quarter_of, weekly_counts
 
 SCHEMA = "companion-usage/1"
 LOWEST_MIN_PEOPLE = 3
 """No setting may show a cell of fewer people than this."""
 TOTAL = "total"
 """The detail of a measure's total over its details (e.g. every suggestion offered, of any kind)."""
+
+
+def key_of(measure: str, detail: str) -> str:
+    return f"{measure}/{detail}" if detail else measure
+
+
 LINKED: Mapping[str, tuple[tuple[str, str], ...]] = {
     **{
         measure: tuple((measure, kind) for kind in SUGGESTION_KINDS)
@@ -45,14 +53,16 @@ LONELINESS = "loneliness_score"
 SCALE_LINKED: Mapping[str, tuple[tuple[str, str], ...]] = {
     LONELINESS: tuple((LONELINESS, score) for score in LONELINESS_SCORES)
 }
+WEEKLY_KEYS = (
+    "used",
+    *(key_of(m, d) for m, details in MEASURES.items() if m != LONELINESS for d in details),
+    *(key_of(m, TOTAL) for m in LINKED if m != "reminders_delivered"),
+)
+"""Every cell of a week, in every report: a cell that appeared only when someone had it would tell."""
 
 
 class SummaryError(CompanionError):
     code = "usage.summary"
-
-
-def key_of(measure: str, detail: str) -> str:
-    return f"{measure}/{detail}" if detail else measure
 
 
 def last_weeks(today: date, count: int) -> list[str]:
@@ -60,16 +70,17 @@ def last_weeks(today: date, count: int) -> list[str]:
     return [iso_week(today - timedelta(weeks=back)) for back in range(count - 1, -1, -1)]
 
 
-def quarter_of(week: str) -> str:
-    """ "2026-Q1": the calendar quarter of an ISO week (of its Thursday, as ISO weeks belong to years)."""
-    year, number = week.split("-W")
-    thursday = date.fromisocalendar(int(year), int(number), 4)
-    return f"{thursday.year}-Q{(thursday.month - 1) // 3 + 1}"
+def scale_quarters(weeks: Sequence[str]) -> list[str]:
+    """The quarters whose loneliness scores a report of these weeks shows: those its weeks touch that have
+    ended, and always the last ended one (the quarter of the last week is taken to be running)."""
+    running = quarter_of(weeks[-1])
+    year, number = int(running[:4]), int(running[-1])
+    previous = f"{year - 1}-Q4" if number == 1 else f"{year}-Q{number - 1}"
+    return sorted(({quarter_of(week) for week in weeks} | {previous}) - {running})
 
 
-def whole_quarters(weeks: Iterable[str]) -> list[str]:
-    """Every ISO week of the quarters the weeks touch, oldest first."""
-    quarters = {quarter_of(week) for week in weeks}
+def weeks_of_quarters(quarters: Iterable[str]) -> list[str]:
+    """Every ISO week of the quarters, oldest first."""
     found: set[str] = set()
     for quarter in quarters:
         first = date(int(quarter[:4]), 3 * int(quarter[-1]) - 2, 1)
@@ -85,22 +96,23 @@ def whole_quarters(weeks: Iterable[str]) -> list[str]:
 
 def device_summary(engine: Engine, household_id: int, weeks: Sequence[str]) -> dict[str, Any]:
     """What a device sends to the municipality: its pseudonym and weekly counts — or only that it does not
-    count, when the person said no (or was never asked). The weeks are those asked for and the rest of their
-    quarters, for the loneliness scale's quarterly figures."""
+    count, when the person said no (or was never asked). The weeks asked for, whole; and of the other weeks
+    of the quarters the report shows (`scale_quarters`), only the loneliness scores."""
     consent = consent_of(engine, household_id)
     if consent is None or not consent.counted:
         return {"schema": SCHEMA, "counted": False, "device": "", "weeks": {}}
-    counts = weekly_counts(engine, household_id, whole_quarters(weeks))
-    return {
-        "schema": SCHEMA,
-        "counted": True,
-        "device": consent.pseudonym,
-        "weeks": {
-            week: {key_of(measure, detail): count for (measure, detail), count in sorted(cells.items())}
-            for week, cells in counts.items()
-            if cells
-        },
-    }
+    asked = set(weeks)
+    counts = weekly_counts(engine, household_id, asked | set(weeks_of_quarters(scale_quarters(weeks))))
+    summary: dict[str, dict[str, int]] = {}
+    for week, cells in sorted(counts.items()):
+        kept = {
+            key_of(measure, detail): count
+            for (measure, detail), count in sorted(cells.items())
+            if week in asked or measure == LONELINESS
+        }
+        if kept:
+            summary[week] = kept
+    return {"schema": SCHEMA, "counted": True, "device": consent.pseudonym, "weeks": summary}
 
 
 def read_summary(path: Path) -> dict[str, Any]:
@@ -172,7 +184,7 @@ def cohort(
     table = Cohort(list(weeks), len(counted), min_people, noise_epsilon=noise.epsilon if noise else 0.0)
     clip = noise.clip if noise is not None else _unclipped
     for week in weeks:
-        cells: dict[str, Cell] = {}
+        cells = {key: Cell(0, 0) for key in WEEKLY_KEYS}
         for summary in counted:
             found = summary["weeks"].get(week, {})
             _add(cells, "used", 1 if found.get("turns", 0) > 0 else 0)
@@ -186,12 +198,9 @@ def cohort(
                     totals[measure] = totals.get(measure, 0) + value
             for measure, value in totals.items():
                 _add(cells, key_of(measure, TOTAL), clip(measure, value))  # a person counts once in a total
-        for measure, parts in LINKED.items():
-            if any("/" in key_of(*part) for part in parts):
-                cells.setdefault(key_of(measure, TOTAL), Cell(0, 0))
         table.cells[week] = cells
         _suppress(cells, min_people, LINKED)
-    for quarter in sorted({quarter_of(week) for week in weeks}):
+    for quarter in scale_quarters(weeks):
         table.quarters[quarter] = _scale_cells(counted, quarter)
         _suppress(table.quarters[quarter], min_people, SCALE_LINKED)
     if len(counted) < min_people:

@@ -6,9 +6,12 @@ devices (`companion report import`), exactly as `companion report` builds them.
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from companion.errors import CompanionError
 from companion.reminders.recurrence import local
 from companion.store.schema import DEVICE_HOUSEHOLD
 from companion.usage.report import as_csv, charts, cohort_of
@@ -16,6 +19,7 @@ from companion.usage.summary import Cohort, last_weeks
 from companion.web.app import Web, render, with_role
 from companion.web.i18n import translations
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 WEEKS = 8
 
@@ -36,7 +40,11 @@ def _cohort(web: Web) -> Cohort:
 @router.get("/evaluation")
 def evaluation_page(request: Request) -> Response:
     web, who = with_role(request, "evaluator")
-    table = _cohort(web)
+    try:
+        table = _cohort(web)
+    except CompanionError as error:  # e.g. the record of the noise is damaged: said, never guessed around
+        log.error("the evaluator's report failed: %s", error)
+        return render(web, request, who, "evaluation.html", 503, problem=str(error))
     figures = charts(table, translations(who.language).gettext)
     return render(web, request, who, "evaluation.html", cohort=table, charts=figures)
 
@@ -44,8 +52,13 @@ def evaluation_page(request: Request) -> Response:
 @router.get("/evaluation.csv")
 def evaluation_csv(request: Request) -> Response:
     web, _who = with_role(request, "evaluator")
+    try:
+        table = _cohort(web)
+    except CompanionError as error:
+        log.error("the evaluator's CSV failed: %s", error)
+        return Response(f"{error}\n", 503, media_type="text/plain; charset=utf-8")
     return Response(
-        as_csv(_cohort(web)),
+        as_csv(table),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="companion-usage.csv"'},
     )
