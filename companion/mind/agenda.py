@@ -17,7 +17,7 @@ from companion.content import Phrases
 from companion.errors import ReminderError
 from companion.mind.catalogue import COPENHAGEN, Catalogue, Group
 from companion.mind.memory import Conversation, FollowUp, MindState
-from companion.mind.replies import Decision, Question, act
+from companion.mind.replies import ANSWERED_ELSEWHERE, Decision, Question, act
 from companion.mind.steering import Caps, record_decline
 from companion.mind.understand import Language, Reading
 from companion.mind.when import TimeFound, TimeProblem, find_time, say_time
@@ -63,19 +63,6 @@ class SayBack:
 _SUBJECT_WORDS = 8
 _SAME_WORD = 85
 """rapidfuzz ratio from which a spoken word names a word of a reminder ("tandlæge" ~ "tandlægen")."""
-_AGENDA_QUESTIONS = frozenset(
-    {
-        "confirm_reminder",
-        "confirm_delete",
-        "offer_reminder",
-        "ask_time",
-        "remember_interest",
-        "remember_format",
-        "remember_relative",
-        "follow_up",
-    }
-)
-"""The open questions the agenda answers (the rest answer their own)."""
 
 
 def _wall(at: datetime) -> datetime:
@@ -102,7 +89,7 @@ class Agenda:
     ) -> Decision | None:
         """The reply when what was said answers the open question; None when it is about something else
         or the question is not the agenda's."""
-        if pending.kind not in _AGENDA_QUESTIONS:
+        if pending.kind in ANSWERED_ELSEWHERE:
             return None
         if pending.kind == "ask_time":
             alone = find_time(reading.text, now, self.language.time_words)

@@ -28,6 +28,10 @@ QuestionKind = Literal[
     "loneliness_permission",
     "loneliness_item",
 ]
+ANSWERED_ELSEWHERE: frozenset[QuestionKind] = frozenset(
+    {"confirm_remove_member", "consent_usage", "loneliness_permission", "loneliness_item"}
+)
+"""Questions that access, consent and the loneliness scale answer themselves; the agenda answers the rest."""
 
 
 def act(kind: str, target: str | None = None, **details: str) -> Act:
