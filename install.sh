@@ -29,7 +29,8 @@ if [ "$with_tests" = 1 ]; then
   # chromium for the browser tests (Playwright drives it; it never downloads a browser of its own), npm
   # for axe-core, the accessibility checker the browser tests inject. A machine with Node.js from elsewhere
   # has its own npm: Debian's would fight over it.
-  debian_packages+=(espeak-ng sox chromium)
+  # systemd-analyze checks the units, shellcheck this script.
+  debian_packages+=(espeak-ng sox chromium systemd shellcheck)
   command -v npm >/dev/null 2>&1 || debian_packages+=(npm)
 fi
 

@@ -9,9 +9,16 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from companion.errors import CompanionError, SettingsError
 from companion.settings import Settings, data_dir, load_settings
+
+if TYPE_CHECKING:
+    from companion.events import Event
+    from companion.service import Notifier
+    from companion.store.database import Database
+    from hardware.factory import Hardware
 
 log = logging.getLogger("companion")
 
@@ -36,12 +43,14 @@ def replies_dir(settings: Settings) -> Path:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from companion.device import DeviceLoop
+    from companion.doctor import refuse_models_too_large
     from companion.engines import build_engines
     from companion.mind.understand import load_language
     from companion.observers import ConsolePrinter, LightObserver, ObserverHub
     from companion.process import limit_malloc_arenas
     from companion.reminders.clock import SystemClock
     from companion.reminders.service import reminder_desk
+    from companion.service import Notifier, hold_fault
     from companion.settings import dialogs_dir
     from companion.store.database import Database
     from companion.store.health import Heartbeat
@@ -56,8 +65,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     )
     log.info("hardware: %s", hardware.description)
     limit_malloc_arenas()
+    notifier = Notifier()
     database = Database(data_dir(settings), settings.reminders.snapshots_kept).open()
-    engines = build_engines(settings, hearing=hardware.source is not None, database=database)
+    try:
+        refuse_models_too_large(settings)
+        engines = build_engines(settings, hearing=hardware.source is not None, database=database)
+    except CompanionError as error:
+        return _start_up_fault(error, notifier, hardware, database)
     heartbeat = Heartbeat(database.engine, lambda: loop.microphone_ok, lambda: loop.problem)
     keeper = UsageKeeper(
         database.engine, DEVICE_HOUSEHOLD, lambda: loop.microphone_ok, settings.usage.keep_days
@@ -79,24 +93,28 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         desk.scheduler.clock.now,
         lambda group_id: found.kind if (found := catalogue.group(group_id)) else None,
     )
-    observers = ObserverHub([LightObserver(hardware.light), usage])
+    observers = ObserverHub([LightObserver(hardware.light), usage, _status_to(notifier)])
     if hardware.simulated:
         observers.add(ConsolePrinter())
     engines.mind.rules.agenda.book.on_change = desk.scheduler.poke  # a reminder made by voice: look now
-    loop = DeviceLoop(settings, hardware, engines, observers, desk)
+    loop = DeviceLoop(settings, hardware, engines, observers, desk, on_alive=notifier.beat)
     try:
         hardware.start()
         try:
             engines.start()
-        except CompanionError:
+        except CompanionError as error:
             hardware.light.show(LightPattern.ERROR)
-            raise
+            if not notifier.active:
+                raise
+            hold_fault(error, notifier, hardware.light)
         observers.start()
         desk.scheduler.start()
         log.info("ready: %s", engines.phrases.say("ready"))
+        notifier.ready("listening")
         loop.run()
     except (KeyboardInterrupt, Shutdown):
         log.info("stopping")
+        notifier.stopping()
     finally:
         # A second Ctrl-C or SIGTERM must not cut the clean-up short and leave a model half-closed.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -110,6 +128,35 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         engines.close()
         database.close()
     return 0
+
+
+def _start_up_fault(error: CompanionError, notifier: Notifier, hardware: Hardware, database: Database) -> int:
+    """Outside systemd the error ends the command as any other; under systemd it is held (hold_fault)."""
+    from companion.service import hold_fault
+
+    if not notifier.active:
+        database.close()
+        raise error
+    try:
+        hardware.light.start()
+        hold_fault(error, notifier, hardware.light)
+    except (KeyboardInterrupt, Shutdown):
+        notifier.stopping()
+    finally:
+        hardware.light.close()
+        database.close()
+    return 0
+
+
+def _status_to(notifier: Notifier) -> Callable[[Event], None]:
+    """What `systemctl status companion` says: a part missing, or listening."""
+    from companion.events import DeviceFault
+
+    def tell(event: Event) -> None:
+        if isinstance(event, DeviceFault):
+            notifier.status(f"the {event.part} is missing" if event.missing else "listening")
+
+    return tell
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,6 +9,11 @@ Reminders are spoken only between turns: when the scheduler says something is du
 no turn is being heard or spoken, and for a pause after the person last spoke (the reminders' clock, not
 the turn-taking). While a reminder waits for its press, a press acknowledges it (and is not the start of a
 turn).
+
+Faults do not end the loop: a microphone that stops (unplugged) is opened again every second until it
+answers, while the light shows the fault and a press is answered with a spoken line; a speaker that fails
+costs that reply (the light shows it), not the loop. Each turn of the loop is its heartbeat (`on_alive`,
+systemd's watchdog) — withheld when a turn has run far too long, so a wedged companion is restarted.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +32,7 @@ from companion.events import (
     AudioStop,
     ButtonDown,
     ButtonUp,
+    DeviceFault,
     EndReason,
     Event,
     ListeningStarted,
@@ -49,6 +56,11 @@ log = logging.getLogger(__name__)
 
 _POLL_S = 0.25
 """How often an idle loop looks at the stop flag. Not a turn-taking timer: turns run on audio time."""
+MICROPHONE_RETRY_S = 1.0
+"""How often a lost microphone is tried again: back within a few seconds of being plugged in."""
+WEDGED_TURN_S = 180.0
+"""A turn (or reminder) running longer than this is stuck: the heartbeat stops, and systemd restarts us.
+A long reply on a Pi takes well under a minute."""
 LONG_PRESS_MS = 5000
 """A hold this long (in audio time) with no speech in it asks for a pairing code for the web page."""
 
@@ -74,6 +86,7 @@ class DeviceLoop:
         engines: Engines,
         observers: ObserverHub,
         desk: ReminderDesk | None = None,
+        on_alive: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
         self._hardware = hardware
@@ -91,6 +104,7 @@ class DeviceLoop:
         self._talk_ended: datetime | None = None
         self._line_done = threading.Event()
         self._server: threading.Thread | None = None
+        self._on_alive = on_alive
         if desk is not None:
             desk.scheduler.on_due = lambda: self._inbox.put(_RemindersDue())
 
@@ -116,10 +130,7 @@ class DeviceLoop:
             self._server.join(timeout)
 
     def run(self) -> None:
-        """Serve turns until stopped, or until a finite source (a WAV file, typed text) runs out.
-
-        A microphone that fails ends the loop with its AudioDeviceError (after the light shows it).
-        """
+        """Serve turns until stopped, or until a finite source (a WAV file, typed text) runs out."""
         self._hardware.light.show(LightPattern.IDLE)
         self._hardware.button.when_pressed = lambda: self._inbox.put(ButtonDown())
         self._hardware.button.when_released = lambda: self._inbox.put(ButtonUp())
@@ -139,8 +150,6 @@ class DeviceLoop:
             reader.start()
             self._serve_inbox()
         self._player.wait()
-        if self._microphone_error is not None:
-            raise self._microphone_error
 
     def _read_typed(self, server: threading.Thread) -> None:
         """Typed lines instead of speech. An empty line is a press of the button (it acknowledges a
@@ -156,25 +165,50 @@ class DeviceLoop:
             while not self._line_done.wait(_POLL_S):
                 if self._stop.is_set() or not server.is_alive():
                     return
+                self._alive()  # the inbox waits for this line's turn meanwhile
         self._inbox.put(AudioStop())
 
     def _read_microphone(self, source: AudioSource) -> None:
         try:
             while not self._stop.is_set():
-                block = source.read()
+                try:
+                    block = source.read()
+                except CompanionError as error:
+                    self._microphone_lost(error)
+                    if not self._reopen_microphone(source):
+                        break
+                    continue
                 if not block:
                     break
                 self._inbox.put(AudioChunk(block, source.rate))
-        except CompanionError as error:
-            log.error("the microphone failed: %s", error.message)
-            self._microphone_error = error
-            self._observers.publish(StageError("audio", error.code, error.message))
         finally:
             self._inbox.put(AudioStop())
+
+    def _microphone_lost(self, error: CompanionError) -> None:
+        log.error("the microphone failed: %s", error.message)
+        self._microphone_error = error
+        self._observers.publish(StageError("audio", error.code, error.message))
+        self._observers.publish(DeviceFault("microphone", missing=True))
+
+    def _reopen_microphone(self, source: AudioSource) -> bool:
+        """Try the microphone every second until it answers; False when the loop stops first."""
+        while not self._stop.wait(MICROPHONE_RETRY_S):
+            try:
+                source.close()
+                source.start()
+            except CompanionError as error:
+                log.debug("the microphone is still missing: %s", error.message)
+                continue
+            log.info("the microphone is back")
+            self._microphone_error = None
+            self._observers.publish(DeviceFault("microphone", missing=False))
+            return True
+        return False
 
     def _serve_inbox(self) -> None:
         endpointer = Endpointer(self._settings.listening, self._speech_probability)
         while not self._stop.is_set():
+            self._alive()
             try:
                 event = self._inbox.get(timeout=_POLL_S)
             except queue.Empty:
@@ -193,13 +227,28 @@ class DeviceLoop:
                     self._on_endpoint(out)
             self._speak_due_reminder(endpointer)
 
+    def _alive(self) -> None:
+        """The watchdog's heartbeat: this loop turned, and no turn is stuck."""
+        if self._on_alive is not None and self._player.running_for() < WEDGED_TURN_S:
+            self._on_alive()
+
+    def _play(self, start: Callable[[], None]) -> bool:
+        """Start a turn or announcement; a speaker that cannot be opened costs this reply, not the loop."""
+        try:
+            start()
+        except CompanionError as error:
+            log.error("could not start speaking: [%s] %s", error.code, error.message)
+            self._observers.publish(StageError(error.code.split(".")[0], error.code, error.message))
+            return False
+        return True
+
     def _on_typed_line(self, text: str) -> None:
         try:
             if not text:
                 self._acknowledge_reminder()
             else:
                 self._person_turn_started()
-                self._player.start_turn(Transcript(text, self._engines.language))
+                self._play(lambda: self._player.start_turn(Transcript(text, self._engines.language)))
                 self._player.wait()
         finally:
             self._line_done.set()
@@ -212,6 +261,12 @@ class DeviceLoop:
             return True
         if isinstance(event, ButtonDown) and self._player.busy:
             self._player.interrupt()
+            self._swallow_release = True
+            return True
+        if isinstance(event, ButtonDown) and self._microphone_error is not None:
+            # Nothing can be heard: say so, rather than listen to silence.
+            line = self._engines.phrases.say("microphone_missing")
+            self._play(lambda: self._player.announce(line, b"", lambda _completed: None))
             self._swallow_release = True
             return True
         if isinstance(event, ButtonUp) and self._swallow_release:
@@ -239,7 +294,8 @@ class DeviceLoop:
         except CompanionError as error:
             log.error("could not record the acknowledgement: %s", error)  # it will be said again
         self._show_reminder_waiting(False)
-        self._player.announce(self._engines.phrases.say("reminder_heard"), b"", lambda _completed: None)
+        heard = self._engines.phrases.say("reminder_heard")
+        self._play(lambda: self._player.announce(heard, b"", lambda _completed: None))
         return True
 
     def _speak_due_reminder(self, endpointer: Endpointer) -> None:
@@ -263,7 +319,11 @@ class DeviceLoop:
         self._turn_started()
         rate = self._engines.synthesizer.rate
         sound = reminder_chime(rate, self._settings.speech.volume)
-        self._player.announce(announcement.text, sound, lambda done: self._reminder_spoken(announcement))
+        self._play(
+            lambda: self._player.announce(
+                announcement.text, sound, lambda done: self._reminder_spoken(announcement)
+            )
+        )
 
     def _reminder_spoken(self, announcement: Announcement) -> None:
         """On the player's thread, once the reminder was said (or cut short by the acknowledging press)."""
@@ -307,7 +367,7 @@ class DeviceLoop:
             self._say_pairing_code()
         elif isinstance(event, Utterance):
             self._person_turn_started()
-            self._player.start_turn(event)
+            self._play(lambda: self._player.start_turn(event))
 
     def _long_silent_press(self, utterance: Utterance) -> bool:
         """The button held for 5 s without a word: the way to ask for a pairing code without speaking."""
@@ -322,7 +382,7 @@ class DeviceLoop:
     def _say_pairing_code(self) -> None:
         decision = self._engines.mind.rules.access.pairing_code(Decision(), self._engines.mind.clock())
         sound = earcon(self._engines.synthesizer.rate, self._settings.speech.volume)
-        self._player.announce(" ".join(decision.lines), sound, lambda _completed: None)
+        self._play(lambda: self._player.announce(" ".join(decision.lines), sound, lambda _completed: None))
 
     def _speech_probability(self, frame: bytes) -> float:
         vad = self._engines.vad

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from companion.errors import CompanionError
+from companion.errors import CompanionError, ModelError
 from companion.settings import Settings, data_dir
 
 
@@ -30,6 +30,31 @@ def available_memory_mb() -> int:
     except OSError:
         pass
     return 0
+
+
+PROGRAM_MB = 150
+"""The program itself beside its models (Python, the web page's database, buffers): measured on the Pi."""
+
+
+def memory_needed_mb(settings: Settings, manifest_path: Path | None = None) -> int:
+    """What the profile's three models take in RAM (the manifest's figures), the program not counted."""
+    from models import load_manifest
+
+    manifest = load_manifest(manifest_path)
+    profile = manifest.profile(settings.general.model_profile)
+    return sum(manifest.models[name].ram_mb for name in (profile.stt, profile.llm, profile.tts))
+
+
+def refuse_models_too_large(settings: Settings, manifest_path: Path | None = None) -> None:
+    """Start-up's check: loading models the RAM cannot hold would end in the kernel killing us, over and
+    over. Refuse with the numbers instead."""
+    needed_mb, free_mb = memory_needed_mb(settings, manifest_path), available_memory_mb()
+    if free_mb and needed_mb + PROGRAM_MB > free_mb:
+        raise ModelError(
+            f"The {settings.general.model_profile} models need about {needed_mb} MB of memory plus "
+            f"{PROGRAM_MB} MB for the program, but only {free_mb} MB is available.",
+            "Choose a smaller model profile ([general] model_profile), or stop other programs.",
+        )
 
 
 def check_settings(settings: Settings) -> list[Finding]:
@@ -58,11 +83,11 @@ def check_models(settings: Settings, manifest_path: Path | None = None) -> list[
         )
     free_mb = available_memory_mb()
     if free_mb:
-        fits = needed_mb + 150 <= free_mb
+        fits = needed_mb + PROGRAM_MB <= free_mb
         findings.append(
             Finding(
                 fits,
-                f"Memory: the {name} models need about {needed_mb} MB plus 150 MB for the program; "
+                f"Memory: the {name} models need about {needed_mb} MB plus {PROGRAM_MB} MB for the program; "
                 f"{free_mb} MB is available",
                 ""
                 if fits

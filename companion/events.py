@@ -159,6 +159,14 @@ class ReminderWaiting:
     waiting: bool
 
 
+@dataclass(frozen=True)
+class DeviceFault:
+    """A part of the device went missing (the microphone unplugged: `missing`) or came back."""
+
+    part: str
+    missing: bool
+
+
 Event = (
     AudioStart
     | AudioChunk
@@ -175,4 +183,5 @@ Event = (
     | TurnDone
     | StageError
     | ReminderWaiting
+    | DeviceFault
 )

@@ -15,6 +15,7 @@ from typing import TextIO
 from companion.events import (
     AudioStart,
     Clause,
+    DeviceFault,
     Event,
     ListeningStarted,
     ReminderWaiting,
@@ -92,8 +93,12 @@ class LightObserver:
 
     def __init__(self, light: Light) -> None:
         self._light = light
+        self._missing: set[str] = set()
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, DeviceFault):
+            self._missing.discard(event.part)
+            self._missing |= {event.part} if event.missing else set()
         pattern = {
             ListeningStarted: LightPattern.LISTENING,
             Utterance: LightPattern.THINKING,
@@ -104,6 +109,10 @@ class LightObserver:
         }.get(type(event))
         if isinstance(event, ReminderWaiting):
             pattern = LightPattern.REMINDER if event.waiting else LightPattern.IDLE
+        if isinstance(event, DeviceFault):
+            pattern = LightPattern.IDLE
+        if pattern is LightPattern.IDLE and self._missing:
+            pattern = LightPattern.ERROR  # resting, but a part is missing: the light keeps saying so
         if pattern is not None:
             self._light.show(pattern)
 
@@ -121,6 +130,9 @@ class ConsolePrinter:
             print(f"companion> {event.text}", file=self._stream, flush=True)
         elif isinstance(event, StageError):
             print(f"companion> [{event.code}] {event.message}", file=self._stream, flush=True)
+        elif isinstance(event, DeviceFault):
+            state = "missing" if event.missing else "back"
+            print(f"companion> [the {event.part} is {state}]", file=self._stream, flush=True)
         elif isinstance(event, ReminderWaiting) and event.waiting:
             print(
                 "companion> [a reminder: Enter is the button that acknowledges it]",

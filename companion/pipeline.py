@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
@@ -80,6 +81,12 @@ class TurnPlayer:
         self._finished = threading.Event()
         self._finished.set()
         self._earcon: bytes | None = None
+        self._started_at = 0.0
+
+    def running_for(self) -> float:
+        """Seconds the turn (or announcement) under way has run; 0 when none runs. For the watchdog only:
+        turn-taking never reads a clock."""
+        return 0.0 if self._finished.is_set() else time.monotonic() - self._started_at
 
     @property
     def busy(self) -> bool:
@@ -96,6 +103,7 @@ class TurnPlayer:
             if self._earcon is None:
                 self._earcon = earcon(rate)
             self._sink.write(self._earcon)
+        self._started_at = time.monotonic()
         self._finished.clear()
         threading.Thread(target=self._run, args=(start,), name="turn", daemon=True).start()
 
@@ -108,6 +116,7 @@ class TurnPlayer:
         self._cancelled.clear()
         self._sink.begin(self._pipeline.synthesizer.rate)
         self._sink.write(sound)
+        self._started_at = time.monotonic()
         self._finished.clear()
         threading.Thread(
             target=self._run_announcement, args=(text, on_done), name="announce", daemon=True

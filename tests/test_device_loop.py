@@ -3,20 +3,24 @@ a typed turn, and a hands-free tap ended by the real Silero VAD."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import threading
+import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from companion.content import load_persona, load_phrases
-from companion.device import DeviceLoop
+from companion.device import MICROPHONE_RETRY_S, DeviceLoop
 from companion.engines import Engines
 from companion.errors import AudioDeviceError
 from companion.events import (
     Clause,
+    DeviceFault,
     Event,
     ListeningStarted,
     ListenMode,
@@ -26,11 +30,12 @@ from companion.events import (
     Utterance,
 )
 from companion.llm import LlamaChat, LlmOptions
-from companion.observers import ObserverHub
-from companion.settings import HardwareSettings, Settings
+from companion.observers import LightObserver, ObserverHub
+from companion.settings import HardwareSettings, Settings, SpeechSettings
 from companion.stages.stt import SttOptions, WhisperTranscriber
 from companion.stages.tts import PiperSynthesizer, TtsOptions
 from companion.stages.vad import SileroVad
+from hardware.base import LightPattern
 from hardware.factory import Hardware, open_hardware
 from hardware.light import ConsoleLight
 from hardware.simulated import SimulatedButton, TypedTextInput
@@ -159,45 +164,124 @@ def test_a_wav_too_short_to_be_held_still_gets_an_answer(
     assert len(list((tmp_path / "replies").glob("*.wav"))) == 1
 
 
-class BrokenMicrophone:
+class UnpluggableMicrophone:
+    """A USB microphone at real pace (32 ms a block) that a test can pull out and plug back in."""
+
     rate = 16000
 
     def __init__(self) -> None:
-        self.reads = 0
+        self.plugged = threading.Event()
+        self.plugged.set()
 
     def start(self) -> None:
-        pass
+        if not self.plugged.is_set():
+            raise AudioDeviceError("No microphone named 'USB' is connected.", "Plug it in.")
 
     def read(self) -> bytes:
-        self.reads += 1
-        if self.reads > 3:
-            raise AudioDeviceError("The microphone stopped sending sound.", "Check its USB plug.")
+        threading.Event().wait(0.032)
+        if not self.plugged.is_set():
+            raise AudioDeviceError("The microphone delivered no audio for 2 seconds.", "Check its USB plug.")
         return b"\x00\x00" * 512
 
     def close(self) -> None:
         pass
 
 
-def test_a_failing_microphone_ends_the_loop_with_its_error_not_a_hang(engines: Engines) -> None:
+class Lights:
+    def __init__(self) -> None:
+        self.shown: list[LightPattern] = []
+
+    def start(self) -> None:
+        pass
+
+    def show(self, pattern: LightPattern) -> None:
+        self.shown.append(pattern)
+
+    def now(self) -> LightPattern:
+        return self.shown[-1]
+
+    def close(self) -> None:
+        pass
+
+
+def _until(predicate: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = threading.Event()
+    for _ in range(int(seconds / 0.05)):
+        if predicate():
+            return True
+        deadline.wait(0.05)
+    return predicate()
+
+
+def test_an_unplugged_microphone_is_shown_answered_with_words_and_taken_back_when_plugged_in(
+    engines: Engines,
+) -> None:
+    microphone, button, lights, sink = UnpluggableMicrophone(), SimulatedButton(), Lights(), MemorySink()
+    hardware = Hardware(button, lights, microphone, sink, None, False, "t")
+    recorder = Recorder()
+    loop = DeviceLoop(Settings(), hardware, engines, ObserverHub([recorder, LightObserver(lights)]))
+    runner = threading.Thread(target=loop.run, daemon=True)
+    runner.start()
+    try:
+        microphone.plugged.clear()
+        assert _until(lambda: DeviceFault("microphone", missing=True) in recorder.events)
+        assert lights.now() is LightPattern.ERROR and not loop.microphone_ok
+        button.press()
+        button.release()  # nothing can be heard: the person is told so, in words
+        assert _until(lambda: len(sink.streams) == 1)
+        assert _until(lambda: lights.now() is LightPattern.ERROR)  # after the words, still the fault
+        assert runner.is_alive()
+        microphone.plugged.set()
+        assert _until(lambda: DeviceFault("microphone", missing=False) in recorder.events)
+        assert lights.now() is LightPattern.IDLE and loop.microphone_ok
+    finally:
+        loop.close()
+        runner.join(10)
+    assert MICROPHONE_RETRY_S <= 1  # with the 2-s stall it takes to notice, back within 5 s of a replug
+    assert any(isinstance(e, StageError) and e.code == "audio.device" for e in recorder.events)
+
+
+class MissingSpeaker(MemorySink):
+    """A speaker that cannot be opened until `present` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.present = False
+
+    def begin(self, rate: int) -> None:
+        if not self.present:
+            raise AudioDeviceError("No speaker is connected.", "Plug the speaker in.")
+        super().begin(rate)
+
+
+def test_a_missing_speaker_costs_the_reply_not_the_loop(engines: Engines) -> None:
+    sink = MissingSpeaker()
+    text = io.StringIO("Good morning\nHow are you?\n")
     hardware = Hardware(
-        SimulatedButton(), ConsoleLight(io.StringIO()), BrokenMicrophone(), MemorySink(), None, True, "t"
+        SimulatedButton(),
+        ConsoleLight(io.StringIO()),
+        None,
+        sink,
+        TypedTextInput(text, io.StringIO()),
+        True,
+        "t",
     )
     recorder = Recorder()
-    loop = DeviceLoop(Settings(), hardware, engines, ObserverHub([recorder]))
-    done = threading.Event()
-    caught: list[BaseException] = []
 
-    def run() -> None:
-        try:
-            loop.run()
-        except AudioDeviceError as error:
-            caught.append(error)
-        done.set()
+    def plug_in_after_the_first_failure(event: Event) -> None:
+        recorder(event)
+        if isinstance(event, StageError):
+            sink.present = True
 
-    threading.Thread(target=run, daemon=True).start()
-    assert done.wait(timeout=10), "the loop hung after the microphone failed"
-    assert caught and "microphone" in str(caught[0])
-    assert any(isinstance(e, StageError) and e.code == "audio.device" for e in recorder.events)
+    events_hub = ObserverHub([plug_in_after_the_first_failure])
+    hardware.start()
+    try:
+        DeviceLoop(Settings(), hardware, engines, events_hub).run()
+    finally:
+        hardware.close()
+    errors = [e for e in recorder.events if isinstance(e, StageError)]
+    assert len(errors) == 1 and errors[0].code == "audio.device"
+    assert len(sink.streams) == 1  # the second line was answered once the speaker was back
 
 
 class SlowSpeaker(MemorySink):
@@ -265,3 +349,81 @@ def test_a_long_hold_with_words_in_it_is_an_ordinary_turn(
     events = run_loop(hardware, engines)
     assert any(isinstance(e, Transcript) for e in events)
     assert "code for the web page" not in " ".join(e.text for e in events if isinstance(e, Clause))
+
+
+class StuckSpeaker(MemorySink):
+    """A sound card whose writes hang until `free` is set: the turn writing to it is wedged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.free = threading.Event()
+
+    def write(self, audio: bytes) -> None:
+        self.free.wait()
+        super().write(audio)
+
+
+def test_the_loop_pings_systemds_watchdog_and_stops_when_a_turn_is_wedged(
+    engines: Engines, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from companion.service import Notifier
+
+    monkeypatch.setattr("companion.device.WEDGED_TURN_S", 1.0)
+    address = str(tmp_path / "notify")
+    systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    systemd.bind(address)
+    notifier = Notifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"})
+    sink, button = StuckSpeaker(), SimulatedButton()
+    hardware = Hardware(button, Lights(), UnpluggableMicrophone(), sink, None, False, "t")
+    # No earcon: the reply's first write is then the turn's own, on its thread, and that turn is what wedges.
+    settings = Settings(speech=SpeechSettings(earcon=False))
+    loop = DeviceLoop(settings, hardware, engines, ObserverHub([]), on_alive=notifier.beat)
+
+    def received(seconds: float) -> list[str]:
+        """Every datagram that arrives within the next `seconds`."""
+        messages: list[str] = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            systemd.settimeout(left)
+            with contextlib.suppress(TimeoutError):
+                messages.append(systemd.recv(4096).decode())
+        return messages
+
+    runner = threading.Thread(target=loop.run, daemon=True)
+    notifier.ready("listening")  # as `companion run` does, just before the loop
+    runner.start()
+    try:
+        first = received(1.0)
+        assert first[0] == "READY=1\nSTATUS=listening" and first.count("WATCHDOG=1") >= 3
+        button.press()
+        threading.Event().wait(0.5)
+        button.release()  # a turn whose reply cannot be written: wedged
+        assert _until(lambda: loop._player.running_for() > 1.2)  # past the (shortened) limit
+        received(0.3)  # a ping already on its way
+        assert received(1.5) == [] and runner.is_alive()  # alive, but silent: systemd would restart it
+        sink.free.set()
+        assert "WATCHDOG=1" in received(2.0)  # the turn ended: the heartbeat is back
+    finally:
+        sink.free.set()
+        loop.close()
+        runner.join(10)
+        systemd.close()
+
+
+def test_without_systemd_the_notifier_does_nothing_and_an_abstract_socket_works() -> None:
+    import os
+    import socket
+
+    from companion.service import Notifier
+
+    quiet = Notifier({})
+    assert not quiet.active and quiet.watchdog_interval is None and not quiet.send(READY="1")
+    name = f"companion-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind("\0" + name)
+        notifier = Notifier({"NOTIFY_SOCKET": "@" + name, "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"})
+        assert notifier.watchdog_interval is None  # the watchdog is another process's
+        notifier.status("the microphone is missing")
+        assert systemd.recv(4096) == b"STATUS=the microphone is missing"

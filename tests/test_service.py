@@ -1,0 +1,88 @@
+"""Running as a systemd service: a fault that keeps the companion from starting is held — light, status,
+watchdog — instead of exited into a restart loop; models too large for the RAM are refused with numbers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from companion.doctor import PROGRAM_MB, check_models, memory_needed_mb, refuse_models_too_large
+from companion.errors import ModelError
+from companion.settings import parse_settings
+
+
+def _datagrams(server: socket.socket, seconds: float) -> list[str]:
+    messages: list[str] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        server.settimeout(left)
+        with contextlib.suppress(TimeoutError):
+            messages.append(server.recv(4096).decode())
+    return messages
+
+
+def test_a_damaged_model_under_systemd_is_held_not_restarted(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    config = tmp_path / "companion.toml"
+    config.write_text(f'[general]\ndata_dir = "{data}"\n[hardware]\nmode = "simulated"\n')
+    env = {**os.environ, "COMPANION_CONFIG": str(config)}
+    env.pop("GPIOZERO_PIN_FACTORY", None)
+    installed = subprocess.run(
+        [sys.executable, "-m", "companion.cli", "models", "install", "dev", "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert installed.returncode == 0, installed.stderr
+    gguf = data / "models" / "gemma-3-270m-q4_k_m.gguf"
+    with gguf.open("r+b") as damaged:
+        damaged.truncate(1_000_000)  # a power cut half-way through a copy
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(tmp_path / "notify"))
+        service_env = {**env, "NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "2000000"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "companion.cli", "run"],
+            env=service_env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            said = _datagrams(systemd, 30.0)
+            ready = [m for m in said if m.startswith("READY=1")]
+            assert ready and "cannot start:" in ready[0] and "companion doctor" in ready[0], said
+            assert said.count("WATCHDOG=1") >= 3 and process.poll() is None  # held, and its watchdog fed
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=30)
+    stderr = process.stderr.read() if process.stderr else ""
+    assert code == 0 and "Traceback" not in stderr, stderr
+    assert "gemma-3-270m-q4_k_m.gguf" in stderr
+
+
+def test_models_too_large_for_the_memory_are_refused_with_the_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = parse_settings({})
+    needed = memory_needed_mb(settings)
+    assert needed == 450 + 250 + 75 or needed > 0  # the dev profile's three models
+    monkeypatch.setattr("companion.doctor.available_memory_mb", lambda: needed)
+    with pytest.raises(ModelError) as refused:
+        refuse_models_too_large(settings)
+    assert f"{needed} MB" in refused.value.message and f"{PROGRAM_MB} MB" in refused.value.message
+    assert "model_profile" in refused.value.fix
+    memory = [f for f in check_models(settings) if f.what.startswith("Memory")]
+    assert memory and not memory[0].ok
+    monkeypatch.setattr("companion.doctor.available_memory_mb", lambda: needed + PROGRAM_MB + 1)
+    refuse_models_too_large(settings)  # enough: no error
