@@ -4,6 +4,8 @@ problem. It opens no device and loads no model, so it is safe to run beside a ru
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -217,10 +219,90 @@ def check_clock(settings: Settings) -> list[Finding]:
     ]
 
 
+SERVICES = ("companion.service", "companion-web.service")
+LOW_DISK_MB = 200
+"""Below this the nightly snapshot, new reminders and usage counts may no longer fit."""
+
+
+def check_service(
+    settings: Settings, systemctl: str | None = None, booted: Path = Path("/run/systemd/system")
+) -> list[Finding]:
+    """The units' state, restarts, status line and the speech loop's watchdog, as systemd sees them."""
+    from hardware.factory import has_gpio
+
+    systemctl = systemctl or shutil.which("systemctl")
+    if systemctl is None or not booted.exists():
+        return [Finding(True, "Service: this machine does not run systemd; the companion is started by hand")]
+    findings = []
+    for unit in SERVICES:
+        try:
+            shown = subprocess.run(
+                [
+                    systemctl,
+                    "show",
+                    unit,
+                    "--property=LoadState,ActiveState,SubState,NRestarts,WatchdogUSec,StatusText",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return [Finding(False, f"Service: systemctl did not answer ({error})", "Restart the Pi.")]
+        state = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+        if state.get("LoadState") == "not-found":
+            device = has_gpio() or settings.hardware.mode == "gpio"
+            fix = "Run ./install.sh on the Pi: it sets up and starts the services."
+            findings.append(Finding(not device, f"Service {unit}: not installed", fix if device else ""))
+            continue
+        active = state.get("ActiveState") == "active"
+        status = f"; it says: {state['StatusText']}" if state.get("StatusText") else ""
+        findings.append(
+            Finding(
+                active and not state.get("StatusText", "").startswith("cannot start"),
+                f"Service {unit}: {state.get('ActiveState')} ({state.get('SubState')}), "
+                f"restarted {state.get('NRestarts', '0')} times{status}",
+                f"See why: journalctl -u {unit} -n 50. Then: sudo systemctl restart {unit}",
+            )
+        )
+        if unit == "companion.service":
+            watchdog = state.get("WatchdogUSec", "0")
+            findings.append(
+                Finding(
+                    watchdog not in ("0", "infinity", ""),
+                    f"Watchdog of {unit}: {watchdog or 'off'} (a wedged speech loop is restarted)",
+                    "Run ./install.sh again: it renews the unit.",
+                )
+            )
+    return findings
+
+
+def check_disk(settings: Settings) -> list[Finding]:
+    folder = data_dir(settings)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free_mb = shutil.disk_usage(folder).free // (1024 * 1024)
+    return [
+        Finding(
+            free_mb >= LOW_DISK_MB,
+            f"Disk: {free_mb} MB free for {data_dir(settings)}",
+            "Free some space: without it new reminders, the nightly snapshot and counts cannot be saved.",
+        )
+    ]
+
+
 def run_doctor(settings: Settings, out: TextIO | None = None, manifest_path: Path | None = None) -> int:
     out = out or sys.stdout
     findings: list[Finding] = []
-    for check in (check_settings, check_audio, check_gpio, check_database, check_clock):
+    for check in (
+        check_settings,
+        check_service,
+        check_audio,
+        check_gpio,
+        check_database,
+        check_disk,
+        check_clock,
+    ):
         findings += check(settings)
     findings += check_models(settings, manifest_path)
     for finding in findings:

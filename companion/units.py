@@ -2,6 +2,7 @@
 
     python -m companion.units --out /etc/systemd/system [--prefix /opt/companion] [--data /var/lib/companion]
                               [--config /etc/companion/companion.toml] [--templates systemd]
+                              [--read-config FILE]
 
 The speech loop's MemoryMax comes from the model profile in the settings file: the manifest's RAM figures
 for its three models, the program, and a quarter more — enough to run, not enough to starve the Pi.
@@ -67,10 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=defaults.data)
     parser.add_argument("--config", type=Path, default=defaults.config)
     parser.add_argument("--templates", type=Path, default=TEMPLATES)
+    parser.add_argument(
+        "--read-config", type=Path, help="the settings file to read now, if not --config (install.sh --root)"
+    )
     args = parser.parse_args(argv)
+    read = args.read_config or args.config
     try:
         # The settings the service will read decide the model profile, hence the memory.
-        settings = load_settings(args.config) if args.config.exists() else Settings()
+        settings = load_settings(read) if read.exists() else Settings()
         units = render_units(settings, Places(args.prefix, args.data, args.config), args.templates)
         args.out.mkdir(parents=True, exist_ok=True)
         for name, text in units.items():

@@ -86,3 +86,57 @@ def test_models_too_large_for_the_memory_are_refused_with_the_numbers(
     assert memory and not memory[0].ok
     monkeypatch.setattr("companion.doctor.available_memory_mb", lambda: needed + PROGRAM_MB + 1)
     refuse_models_too_large(settings)  # enough: no error
+
+
+def _fake_systemctl(tmp_path: Path, answers: dict[str, str]) -> str:
+    """A systemctl that answers `show UNIT` as systemd would for each unit."""
+    script = tmp_path / "systemctl"
+    cases = "\n".join(f'  {unit}) printf "%s\\n" "{text}" ;;' for unit, text in answers.items())
+    script.write_text(f'#!/bin/sh\ncase "$2" in\n{cases}\n  *) echo "LoadState=not-found" ;;\nesac\n')
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_doctor_reads_the_services_their_watchdog_and_a_held_fault(tmp_path: Path) -> None:
+    from companion.doctor import check_service
+
+    booted = tmp_path / "run-systemd"
+    booted.mkdir()
+    running = "LoadState=loaded\nActiveState=active\nSubState=running\n"
+    healthy = running + "NRestarts=0\nWatchdogUSec=30s\nStatusText=listening"
+    web = running + "NRestarts=2\nWatchdogUSec=0\nStatusText="
+    systemctl = _fake_systemctl(tmp_path, {"companion.service": healthy, "companion-web.service": web})
+    findings = check_service(parse_settings({}), systemctl, booted)
+    assert all(f.ok for f in findings), findings
+    assert any("restarted 2 times" in f.what for f in findings) and any(
+        "Watchdog" in f.what and "30s" in f.what for f in findings
+    )
+
+    held = healthy.replace(
+        "StatusText=listening", "StatusText=cannot start: The model file is damaged. Run: companion doctor"
+    )
+    failed = "LoadState=loaded\nActiveState=failed\nSubState=failed\nNRestarts=5\nStatusText="
+    systemctl = _fake_systemctl(tmp_path, {"companion.service": held, "companion-web.service": failed})
+    problems = [f for f in check_service(parse_settings({}), systemctl, booted) if not f.ok]
+    assert (
+        len(problems) == 2
+        and "damaged" in problems[0].what
+        and "journalctl -u companion-web.service" in problems[1].fix
+    )
+    assert check_service(parse_settings({}), systemctl, tmp_path / "not-booted")[
+        0
+    ].ok  # no systemd: nothing to check
+
+
+def test_doctor_warns_of_a_nearly_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import namedtuple
+
+    from companion.doctor import LOW_DISK_MB, check_disk
+
+    settings = parse_settings({"general": {"data_dir": str(tmp_path / "data")}})
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr("shutil.disk_usage", lambda _path: usage(10**10, 10**10, 50 * 1024 * 1024))
+    [finding] = check_disk(settings)
+    assert not finding.ok and "50 MB free" in finding.what and "nightly snapshot" in finding.fix
+    monkeypatch.setattr("shutil.disk_usage", lambda _path: usage(10**10, 0, (LOW_DISK_MB + 1) * 1024 * 1024))
+    assert check_disk(settings)[0].ok
