@@ -45,6 +45,11 @@ while [ "$#" -gt 0 ]; do
   shift
 done
 
+if [ "$purge" = 1 ] && [ "$uninstall" = 0 ]; then
+  echo "install.sh: --purge goes with --uninstall" >&2
+  exit 2
+fi
+
 say() { printf '==> %s\n' "$*"; }
 changes=0
 changed() { changes=$((changes + 1)); say "$*"; }
@@ -194,21 +199,31 @@ EOF
   fi
 }
 
+# This checkout, whoever owns it (sudo ./install.sh in the pi user's clone is fine).
+git_here() { git -c safe.directory="$here" -C "$here" "$@"; }
+
 source_fingerprint() {
   # What is checked in, and any change not yet committed: a new copy whenever either differs.
-  { git ls-files -s; git diff HEAD; } 2>/dev/null | sha256sum | cut -d' ' -f1
+  { git_here ls-files -s; git_here diff HEAD; } | sha256sum | cut -d' ' -f1
 }
+
+program_changed=0
 
 device_program() {
   local fingerprint
+  if ! git_here rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    echo "install.sh: the device is set up from a git checkout (git clone …); $here is not one." >&2
+    exit 1
+  fi
   fingerprint="$(source_fingerprint)"
   if [ "$(cat "$prefix_dir/src/.fingerprint" 2>/dev/null)" != "$fingerprint" ]; then
     "${as_root[@]}" rm -rf "$prefix_dir/src.new"
     "${as_root[@]}" install -d "$prefix_dir/src.new"
-    git ls-files -z | "${as_root[@]}" tar --null -T - -cf - | "${as_root[@]}" tar -xf - -C "$prefix_dir/src.new"
+    git_here ls-files -z | "${as_root[@]}" tar --null -T - -cf - | "${as_root[@]}" tar -xf - -C "$prefix_dir/src.new"
     printf '%s\n' "$fingerprint" | "${as_root[@]}" tee "$prefix_dir/src.new/.fingerprint" >/dev/null
     "${as_root[@]}" rm -rf "$prefix_dir/src"
     "${as_root[@]}" mv "$prefix_dir/src.new" "$prefix_dir/src"
+    program_changed=1
     changed "copied the program to /opt/companion/src"
   fi
   if [ ! -x "$venv/bin/python" ]; then
@@ -233,21 +248,24 @@ installer_config() {
 }
 
 device_models() {
-  local config manifest_args=()
+  local config manifest_args=() status=0
   config="$(installer_config)"
   [ -n "${COMPANION_MANIFEST:-}" ] && manifest_args=(--manifest "$COMPANION_MANIFEST")
   say "checking the models of the settings' profile (SHA-256; downloads only what is missing)"
-  "${as_root[@]}" env COMPANION_CONFIG="$config" "$venv/bin/companion" models "${manifest_args[@]}" install --no-progress
-  if [ ! -e "$data_dir/tls/cert.pem" ]; then
-    "${as_root[@]}" env COMPANION_CONFIG="$config" "$venv/bin/companion" web --make-certificate >/dev/null
-    changed "made the web page's HTTPS certificate"
+  "${as_root[@]}" env COMPANION_CONFIG="$config" "$venv/bin/companion" models "${manifest_args[@]}" \
+    install --no-progress || status=$?
+  if [ "$status" = 0 ] && [ ! -e "$data_dir/tls/cert.pem" ]; then
+    "${as_root[@]}" env COMPANION_CONFIG="$config" "$venv/bin/companion" web --make-certificate >/dev/null \
+      || status=$?
+    [ "$status" = 0 ] && changed "made the web page's HTTPS certificate"
   fi
   rm -f "$config"
+  [ "$status" = 0 ] || exit "$status"  # the model installer said what went wrong; run again to resume
   "${as_root[@]}" chown -R "$(uid_of companion):$(gid_of companion)" "$data_dir"
 }
 
 device_units() {
-  local rendered unit renew=0
+  local rendered unit renew="$program_changed"
   rendered="$(mktemp -d)"
   "$venv/bin/python" -m companion.units --out "$rendered" --read-config "$config_dir/companion.toml" >/dev/null
   "${as_root[@]}" install -d "$units_dir"
@@ -269,6 +287,7 @@ device_units() {
   if [ -z "$root" ]; then
     for unit in "${units[@]}"; do
       if [ "$renew" = 1 ] || ! systemctl is-active --quiet "$unit"; then
+        systemd_ctl reset-failed "$unit" 2>/dev/null || true  # a unit stopped by its start limit
         systemd_ctl restart "$unit"
         changed "started $unit"
       fi
@@ -277,13 +296,15 @@ device_units() {
 }
 
 device_address() {
-  local address scheme=http
-  address="$(hostname -I 2>/dev/null | awk '{ print $1 }')"
+  local address port scheme=http
+  # The first IPv4 address: what a relative's phone on the same network reaches.
+  address="$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9]+(\.[0-9]+){3}$' || true)"
   [ -n "$address" ] || address="<the address of this Pi>"
-  if grep -q '^tls = true' "$config_dir/companion.toml"; then scheme=https; fi
-  say "the web page: ${scheme}://${address}:8080"
+  port="$(sed -n 's/^port *= *\([0-9]*\).*/\1/p' "$config_dir/companion.toml" | head -n1)"
+  if grep -q '^tls *= *true' "$config_dir/companion.toml"; then scheme=https; fi
+  say "the web page: ${scheme}://${address}:${port:-8080}"
   say "to pair a relative: hold the button for 5 seconds (or say \"giv mig en kode\"); the companion says a"
-  say "code twice. The relative opens ${scheme}://${address}:8080/pair and types it within 10 minutes."
+  say "code twice. The relative opens ${scheme}://${address}:${port:-8080}/pair and types it within 10 minutes."
 }
 
 device_install() {

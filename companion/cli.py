@@ -45,6 +45,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from companion.device import DeviceLoop
     from companion.doctor import refuse_models_too_large
     from companion.engines import build_engines
+    from companion.events import StageError
     from companion.mind.understand import load_language
     from companion.observers import ConsolePrinter, LightObserver, ObserverHub
     from companion.process import limit_malloc_arenas
@@ -99,7 +100,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     engines.mind.rules.agenda.book.on_change = desk.scheduler.poke  # a reminder made by voice: look now
     loop = DeviceLoop(settings, hardware, engines, observers, desk, on_alive=notifier.beat)
     try:
-        hardware.start()
+        # A USB speakerphone missing at boot is a fault the running device recovers from, not a reason
+        # to exit (and be restarted again and again).
+        missing = hardware.start(tolerate_audio=True)
         try:
             engines.start()
         except CompanionError as error:
@@ -107,6 +110,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             if not notifier.active:
                 raise
             hold_fault(error, notifier, hardware.light)
+            return 1  # after a while: started afresh by systemd, to see whether the fault is gone
+        if "microphone" in missing:
+            loop.microphone_missing(missing["microphone"])
+        if "speaker" in missing:
+            speaker = missing["speaker"]
+            log.error("the speaker is missing: %s", speaker.message)  # each reply tries it again
+            observers.publish(StageError("audio", speaker.code, speaker.message))
         observers.start()
         desk.scheduler.start()
         log.info("ready: %s", engines.phrases.say("ready"))
@@ -142,10 +152,11 @@ def _start_up_fault(error: CompanionError, notifier: Notifier, hardware: Hardwar
         hold_fault(error, notifier, hardware.light)
     except (KeyboardInterrupt, Shutdown):
         notifier.stopping()
+        return 0
     finally:
         hardware.light.close()
         database.close()
-    return 0
+    return 1  # after a while: started afresh by systemd, to see whether the fault is gone
 
 
 def _status_to(notifier: Notifier) -> Callable[[Event], None]:

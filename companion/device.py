@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 from companion.engines import Engines
 from companion.errors import CompanionError
 from companion.events import (
-    AudioChunk,
     AudioStop,
     ButtonDown,
     ButtonUp,
@@ -42,6 +41,7 @@ from companion.events import (
     Transcript,
     Utterance,
 )
+from companion.microphone import MicrophoneReader
 from companion.mind.replies import Decision
 from companion.observers import ObserverHub
 from companion.pipeline import TurnPlayer
@@ -49,15 +49,13 @@ from companion.reminders.delivery import Announcement, ReminderDesk
 from companion.settings import Settings
 from companion.stages.endpoint import Endpointer
 from companion.stages.tts import earcon, reminder_chime
-from hardware.base import AudioSource, LightPattern
+from hardware.base import LightPattern
 from hardware.factory import Hardware
 
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.25
 """How often an idle loop looks at the stop flag. Not a turn-taking timer: turns run on audio time."""
-MICROPHONE_RETRY_S = 1.0
-"""How often a lost microphone is tried again: back within a few seconds of being plugged in."""
 WEDGED_TURN_S = 180.0
 """A turn (or reminder) running longer than this is stuck: the heartbeat stops, and systemd restarts us.
 A long reply on a Pi takes well under a minute."""
@@ -96,10 +94,15 @@ class DeviceLoop:
         self._stop = threading.Event()
         self._player = TurnPlayer(engines.pipeline(), hardware.sink, observers, settings.speech.earcon)
         self._swallow_release = False
-        self._microphone_error: CompanionError | None = None
+        self._microphone = (
+            MicrophoneReader(hardware.source, self._inbox.put, observers.publish, self._stop)
+            if hardware.source is not None
+            else None
+        )
         self._desk = desk
         self._reminders_due = desk is not None
         self._reminder_light = False
+        self._disk_full = False
         self._person_talked = False
         self._talk_ended: datetime | None = None
         self._line_done = threading.Event()
@@ -111,13 +114,18 @@ class DeviceLoop:
     @property
     def microphone_ok(self) -> bool:
         """For the coordinator's health page: a microphone is there and has not failed."""
-        return self._hardware.source is not None and self._microphone_error is None
+        return self._microphone is not None and self._microphone.error is None
 
     @property
     def problem(self) -> str:
-        if self._microphone_error is not None:
-            return self._microphone_error.message
-        return "" if self._hardware.source is not None else "no microphone: typed input (simulated)"
+        if self._microphone is None:
+            return "no microphone: typed input (simulated)"
+        return self._microphone.error.message if self._microphone.error is not None else ""
+
+    def microphone_missing(self, error: CompanionError) -> None:
+        """The microphone could not be opened at start-up: the loop starts all the same and keeps trying."""
+        if self._microphone is not None:
+            self._microphone.lost(error)
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop serving and end a turn under way, so the models can be closed safely afterwards."""
@@ -128,14 +136,15 @@ class DeviceLoop:
             log.error("a turn did not end within %.0f s of being interrupted", timeout)
         if self._server is not None:
             self._server.join(timeout)
+        if self._microphone is not None:
+            self._microphone.join(timeout)
 
     def run(self) -> None:
         """Serve turns until stopped, or until a finite source (a WAV file, typed text) runs out."""
         self._hardware.light.show(LightPattern.IDLE)
         self._hardware.button.when_pressed = lambda: self._inbox.put(ButtonDown())
         self._hardware.button.when_released = lambda: self._inbox.put(ButtonUp())
-        source = self._hardware.source
-        if source is None:
+        if self._microphone is None:
             # Typed input is read on this (the main) thread: a daemon thread blocked reading stdin makes
             # Python abort at exit. The inbox is served on its own thread meanwhile.
             server = threading.Thread(target=self._serve_inbox, name="inbox", daemon=True)
@@ -146,8 +155,7 @@ class DeviceLoop:
             self._read_typed(server)
             server.join()
         else:
-            reader = threading.Thread(target=self._read_microphone, args=(source,), daemon=True)
-            reader.start()
+            self._microphone.start()
             self._serve_inbox()
         self._player.wait()
 
@@ -167,43 +175,6 @@ class DeviceLoop:
                     return
                 self._alive()  # the inbox waits for this line's turn meanwhile
         self._inbox.put(AudioStop())
-
-    def _read_microphone(self, source: AudioSource) -> None:
-        try:
-            while not self._stop.is_set():
-                try:
-                    block = source.read()
-                except CompanionError as error:
-                    self._microphone_lost(error)
-                    if not self._reopen_microphone(source):
-                        break
-                    continue
-                if not block:
-                    break
-                self._inbox.put(AudioChunk(block, source.rate))
-        finally:
-            self._inbox.put(AudioStop())
-
-    def _microphone_lost(self, error: CompanionError) -> None:
-        log.error("the microphone failed: %s", error.message)
-        self._microphone_error = error
-        self._observers.publish(StageError("audio", error.code, error.message))
-        self._observers.publish(DeviceFault("microphone", missing=True))
-
-    def _reopen_microphone(self, source: AudioSource) -> bool:
-        """Try the microphone every second until it answers; False when the loop stops first."""
-        while not self._stop.wait(MICROPHONE_RETRY_S):
-            try:
-                source.close()
-                source.start()
-            except CompanionError as error:
-                log.debug("the microphone is still missing: %s", error.message)
-                continue
-            log.info("the microphone is back")
-            self._microphone_error = None
-            self._observers.publish(DeviceFault("microphone", missing=False))
-            return True
-        return False
 
     def _serve_inbox(self) -> None:
         endpointer = Endpointer(self._settings.listening, self._speech_probability)
@@ -263,7 +234,7 @@ class DeviceLoop:
             self._player.interrupt()
             self._swallow_release = True
             return True
-        if isinstance(event, ButtonDown) and self._microphone_error is not None:
+        if isinstance(event, ButtonDown) and self._microphone is not None and self._microphone.error:
             # Nothing can be heard: say so, rather than listen to silence.
             line = self._engines.phrases.say("microphone_missing")
             self._play(lambda: self._player.announce(line, b"", lambda _completed: None))
@@ -309,6 +280,7 @@ class DeviceLoop:
         self._reminders_due = False
         try:
             announcement = self._desk.next_announcement()
+            self._show_disk_full(self._desk.ledger.holding)
             if announcement is None:
                 self._show_reminder_waiting(self._desk.waiting())
                 return
@@ -353,6 +325,12 @@ class DeviceLoop:
         # The turn's light replaces the reminder's; look again once it is over.
         self._reminder_light = False
         self._reminders_due = self._desk is not None
+
+    def _show_disk_full(self, full: bool) -> None:
+        """Reminders are said from memory when the database cannot be written: the light shows it."""
+        if full != self._disk_full:
+            self._disk_full = full
+            self._observers.publish(DeviceFault("disk space", missing=full))
 
     def _show_reminder_waiting(self, waiting: bool) -> None:
         if waiting != self._reminder_light:

@@ -255,12 +255,14 @@ def check_service(
             fix = "Run ./install.sh on the Pi: it sets up and starts the services."
             findings.append(Finding(not device, f"Service {unit}: not installed", fix if device else ""))
             continue
-        active = state.get("ActiveState") == "active"
-        status = f"; it says: {state['StatusText']}" if state.get("StatusText") else ""
+        said = state.get("StatusText", "")
+        # "activating": the models are still loading, which takes a minute on a Pi.
+        running = state.get("ActiveState") in ("active", "activating")
+        status = f"; it says: {said}" if said else ""
         findings.append(
             Finding(
-                active and not state.get("StatusText", "").startswith("cannot start"),
-                f"Service {unit}: {state.get('ActiveState')} ({state.get('SubState')}), "
+                running and not said.startswith("cannot start") and "missing" not in said,
+                f"Service {unit}: {state.get('ActiveState', 'unknown')} ({state.get('SubState', '?')}), "
                 f"restarted {state.get('NRestarts', '0')} times{status}",
                 f"See why: journalctl -u {unit} -n 50. Then: sudo systemctl restart {unit}",
             )

@@ -79,15 +79,22 @@ class Notifier:
         self.send(WATCHDOG="1")
 
 
-def hold_fault(error: CompanionError, notifier: Notifier, light: Light) -> None:
+HOLD_S = 300.0
+"""How long a start-up fault is held before the companion exits to be started afresh by systemd: so a
+model installed meanwhile, or memory freed, is noticed without anyone restarting it — and so slowly that
+systemd's start limit (5 in 10 minutes) is never reached."""
+
+
+def hold_fault(error: CompanionError, notifier: Notifier, light: Light, seconds: float = HOLD_S) -> None:
     """A fault that keeps the companion from starting (a model missing, damaged or too large), under
-    systemd: held rather than exited. Exiting would have systemd start it again and again, each time
-    failing the same way; held, the light keeps showing the fault, `systemctl status` says what it is, and
-    `companion doctor` names the fix. Returns only by SIGTERM (the service stopped or restarted)."""
+    systemd: held rather than exited at once. Exiting would have systemd start it again every few seconds,
+    each time failing the same way; held, the light keeps showing the fault, `systemctl status` says what
+    it is, and `companion doctor` names the fix. Returns after `seconds` (or by SIGTERM's exception)."""
     light.show(LightPattern.ERROR)
     log.error("cannot start: %s", error)
     notifier.ready(f"cannot start: {error.message} Run: companion doctor")
     pause = min(notifier.watchdog_interval or 5.0, 5.0) / 2
-    while True:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         notifier.beat()
         time.sleep(pause)

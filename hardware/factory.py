@@ -56,17 +56,26 @@ class Hardware:
         parts = (self.light, self.button, self.source, self.sink, self.text_input)
         return [part for part in parts if part is not None]
 
-    def start(self) -> None:
-        """Start every part; if one fails, close the ones already started and re-raise."""
+    def start(self, tolerate_audio: bool = False) -> dict[str, AudioDeviceError]:
+        """Start every part; if one fails, close the ones already started and re-raise. With
+        `tolerate_audio`, a microphone or speaker that cannot be opened is returned instead ("microphone",
+        "speaker" → why), for the device to start without it and try again."""
         started: list[object] = []
+        missing: dict[str, AudioDeviceError] = {}
         try:
             for part in self.parts():
-                if isinstance(part, _Startable):
-                    part.start()
+                try:
+                    if isinstance(part, _Startable):
+                        part.start()
+                except AudioDeviceError as error:
+                    if not tolerate_audio or part not in (self.source, self.sink):
+                        raise
+                    missing["microphone" if part is self.source else "speaker"] = error
                 started.append(part)
         except BaseException:
             _close_all(reversed(started))
             raise
+        return missing
 
     def close(self) -> None:
         _close_all(reversed(self.parts()))

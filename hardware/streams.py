@@ -334,15 +334,28 @@ class CallbackSink(ABC):
         if self._queue.stopped:
             return
         resampler = self._resampler
-        self._queue.put(resampler.process_bytes(audio) if resampler is not None else audio)
+        try:
+            self._queue.put(resampler.process_bytes(audio) if resampler is not None else audio)
+        except AudioDeviceError:
+            self._forget_stream()
+            raise
 
     def end(self) -> None:
         opened = self._opened
         if opened is None or self._queue.stopped:
             return
-        self._queue.wait_drained()
+        try:
+            self._queue.wait_drained()
+        except AudioDeviceError:
+            self._forget_stream()
+            raise
         # The last callback has handed its audio to the device; it reaches the air one latency later.
         self._queue.pause(opened.latency_s + PLAYBACK_BLOCK_S)
+
+    def _forget_stream(self) -> None:
+        """A speaker that stalled is gone (unplugged): the next `begin()` opens it afresh."""
+        with self._lock:
+            self._close_stream()
 
     def stop(self) -> None:
         self._queue.stop()

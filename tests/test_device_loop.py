@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from companion.content import load_persona, load_phrases
-from companion.device import MICROPHONE_RETRY_S, DeviceLoop
+from companion.device import DeviceLoop
 from companion.engines import Engines
 from companion.errors import AudioDeviceError
 from companion.events import (
@@ -30,6 +30,7 @@ from companion.events import (
     Utterance,
 )
 from companion.llm import LlamaChat, LlmOptions
+from companion.microphone import MICROPHONE_RETRY_S
 from companion.observers import LightObserver, ObserverHub
 from companion.settings import HardwareSettings, Settings, SpeechSettings
 from companion.stages.stt import SttOptions, WhisperTranscriber
@@ -239,6 +240,35 @@ def test_an_unplugged_microphone_is_shown_answered_with_words_and_taken_back_whe
         runner.join(10)
     assert MICROPHONE_RETRY_S <= 1  # with the 2-s stall it takes to notice, back within 5 s of a replug
     assert any(isinstance(e, StageError) and e.code == "audio.device" for e in recorder.events)
+
+
+def test_a_microphone_missing_when_the_companion_starts_is_waited_for_not_a_failed_start(
+    engines: Engines,
+) -> None:
+    microphone, lights = UnpluggableMicrophone(), Lights()
+    microphone.plugged.clear()  # the USB speakerphone is not there yet at boot
+    hardware = Hardware(SimulatedButton(), lights, microphone, MemorySink(), None, False, "t")
+    missing = hardware.start(tolerate_audio=True)
+    assert list(missing) == ["microphone"]
+    recorder = Recorder()
+    loop = DeviceLoop(Settings(), hardware, engines, ObserverHub([recorder, LightObserver(lights)]))
+    loop.microphone_missing(missing["microphone"])
+    runner = threading.Thread(target=loop.run, daemon=True)
+    runner.start()
+    try:
+        assert not loop.microphone_ok and "No microphone" in loop.problem
+        microphone.plugged.set()
+        assert _until(lambda: DeviceFault("microphone", missing=False) in recorder.events)
+        assert loop.microphone_ok
+    finally:
+        loop.close()
+        runner.join(10)
+        hardware.close()
+    assert not runner.is_alive()
+    absent = UnpluggableMicrophone()
+    absent.plugged.clear()
+    with pytest.raises(AudioDeviceError):  # without the tolerance a missing microphone stops the start
+        Hardware(SimulatedButton(), Lights(), absent, MemorySink(), None, False, "t").start()
 
 
 class MissingSpeaker(MemorySink):

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.exc import OperationalError
 
 from companion.content import load_persona, load_phrases
 from companion.device import DeviceLoop
 from companion.engines import Engines
-from companion.events import Clause, Event, ReminderWaiting, TurnDone
+from companion.events import Clause, DeviceFault, Event, ReminderWaiting, TurnDone
 from companion.llm import LlamaChat, LlmOptions
 from companion.mind.build import assemble_mind, load_catalogue, utc_clock
 from companion.mind.catalogue import Catalogue
@@ -31,6 +34,7 @@ from companion.settings import Settings
 from companion.stages.tts import PiperSynthesizer, TtsOptions
 from companion.store.catalogue import seed_catalogue
 from companion.store.database import Database
+from companion.store.schema import occurrences
 from hardware.button import GpioButton
 from hardware.factory import Hardware
 from hardware.light import ConsoleLight
@@ -219,3 +223,50 @@ def test_a_due_reminder_waits_for_a_pause_after_the_person_spoke_and_a_relatives
     with Database(tmp_path) as reopened:
         (occurrence,) = Ledger(reopened.engine).in_state("acknowledged")
         assert occurrence.attempts == 2
+
+
+class FullDisk:
+    """Every write the database is asked for fails as SQLite fails on a full disk; reads still work."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.full = False
+        event.listen(engine, "before_cursor_execute", self._refuse)
+
+    def _refuse(self, _conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if self.full and statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            raise OperationalError(statement, None, sqlite3.OperationalError("database or disk is full"))
+
+
+def test_on_a_full_disk_a_due_reminder_is_still_said_repeated_and_acknowledged(
+    mock_pins: MockFactory, tiny_gguf: Path, tiny_piper_voice: Path, tmp_path: Path
+) -> None:
+    clock = ManualClock(utc("2026-03-02T09:59"))
+    with RunningDevice(tmp_path, clock, tiny_gguf, tiny_piper_voice) as device:
+        device.scheduler.book.create("take the tablets", "2026-03-02T10:00")
+        disk = FullDisk(device.database.engine)
+        disk.full = True
+        clock.set(utc("2026-03-02T10:00"))
+        device.scheduler.poke()
+        device.recorder.wait_for(lambda _: device.reminder_said("take the tablets"))
+        device.wait_until_spoken()
+        device.recorder.wait_for(lambda events: DeviceFault("disk space", missing=True) in events)
+        clock.advance(minutes=5)  # no press: said again, from memory
+        device.scheduler.poke()
+        device.recorder.wait_for(lambda _: device.reminder_said("I'll say it once more."))
+        device.wait_until_spoken()
+        mock_pins.pin(17).drive_low()
+        mock_pins.pin(17).drive_high()
+        device.recorder.wait_for(lambda _: device.recorder.said()[-1:] == ["Now I know you have heard it."])
+        (held,) = device.ledger.in_state("acknowledged")
+        assert held.attempts == 2 and device.ledger.holding  # nothing of it could be written
+        with device.database.engine.connect() as connection:
+            assert connection.scalar(select(func.count()).select_from(occurrences)) == 0
+
+        disk.full = False  # space again: the next write goes to the database, and the light says so
+        device.scheduler.book.create("call Tom", "2026-03-02T10:30")
+        clock.set(utc("2026-03-02T10:30"))
+        device.scheduler.poke()
+        device.recorder.wait_for(lambda _: device.reminder_said("call Tom"))
+        device.recorder.wait_for(lambda events: DeviceFault("disk space", missing=False) in events)
+        assert not device.ledger.holding

@@ -323,9 +323,16 @@ def test_a_device_that_stops_taking_audio_raises(monkeypatch: pytest.MonkeyPatch
     sink.write(tone(0.5))
     with pytest.raises(AudioDeviceError, match="did not take more audio"):
         sink.write(tone(0.1))
+    assert sink.streams[0].closed  # the dead stream is let go: the next reply opens the speaker afresh
+    sink.begin(16000)
     sink.write(tone(0.1))  # the queue was emptied, so the next reply is not stuck behind the dead one
     with pytest.raises(AudioDeviceError, match="did not finish playing"):
         sink.end()
+    sink.dead = False  # plugged back in
+    sink.begin(16000)
+    sink.write(tone(0.05))
+    sink.end()
+    assert len(sink.streams) == 3 and sink.streams[1].closed and len(sink.streams[2].audio()) > 0
     sink.close()
 
 

@@ -112,6 +112,9 @@ def test_doctor_reads_the_services_their_watchdog_and_a_held_fault(tmp_path: Pat
         "Watchdog" in f.what and "30s" in f.what for f in findings
     )
 
+    missing = healthy.replace("StatusText=listening", "StatusText=the microphone is missing")
+    systemctl = _fake_systemctl(tmp_path, {"companion.service": missing, "companion-web.service": web})
+    assert not check_service(parse_settings({}), systemctl, booted)[0].ok
     held = healthy.replace(
         "StatusText=listening", "StatusText=cannot start: The model file is damaged. Run: companion doctor"
     )
@@ -140,3 +143,30 @@ def test_doctor_warns_of_a_nearly_full_disk(tmp_path: Path, monkeypatch: pytest.
     assert not finding.ok and "50 MB free" in finding.what and "nightly snapshot" in finding.fix
     monkeypatch.setattr("shutil.disk_usage", lambda _path: usage(10**10, 0, (LOW_DISK_MB + 1) * 1024 * 1024))
     assert check_disk(settings)[0].ok
+
+
+def test_a_held_fault_is_let_go_after_a_while_to_be_started_afresh(tmp_path: Path) -> None:
+    from companion.service import Notifier, hold_fault
+    from hardware.base import LightPattern
+
+    shown: list[LightPattern] = []
+
+    class Light:
+        def start(self) -> None: ...
+
+        def show(self, pattern: LightPattern) -> None:
+            shown.append(pattern)
+
+        def close(self) -> None: ...
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(tmp_path / "notify"))
+        notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "400000"})
+        hold_fault(
+            ModelError("The model file is damaged.", "companion models install"), notifier, Light(), 0.5
+        )
+        said = _datagrams(systemd, 0.2)
+    assert shown == [LightPattern.ERROR] and said[0].startswith("READY=1\nSTATUS=cannot start:")
+    assert (
+        said.count("WATCHDOG=1") >= 2
+    )  # fed while held; then the caller exits 1 and systemd starts it again

@@ -9,10 +9,17 @@
   speaking leaves `delivering`, which `recover` turns into `delivered` — that attempt counted, so a restart
   repeats the reminder as one of its allowed attempts, never as a new delivery.
 - Each change is one short transaction with `synchronous=FULL`: an acknowledgement that returned is on disk.
+
+When the database cannot be written (a full disk), reminders are still spoken: what could not be recorded
+or changed is held in memory (`_held`, over what the database says) until the program stops, so a due
+reminder is said, repeated and acknowledged as usual. What was held is lost at a restart — the one case
+where a reminder may be said again — and the light and `companion doctor` tell the coordinator meanwhile.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,11 +27,25 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, insert, select, tuple_, update
 
+from companion.errors import StoreError
 from companion.reminders.recurrence import Due, parse_wall, wall_text
 from companion.store.database import store_errors, writing
 from companion.store.schema import marks, occurrences
 
+log = logging.getLogger(__name__)
+
 SCHEDULER_MARK = "scheduler"
+
+
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def _busy(error: StoreError) -> bool:
+    """Locked by another writer (the web page) — not a database that cannot be written at all."""
+    cause = getattr(error.__cause__, "orig", None)
+    return getattr(cause, "sqlite_errorcode", None) in (_SQLITE_BUSY, _SQLITE_LOCKED) or "locked" in str(
+        cause
+    )
 
 
 @dataclass(frozen=True)
@@ -55,6 +76,10 @@ class Occurrence:
 class Ledger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._held: dict[int, Occurrence] = {}
+        """Occurrences the database could not take: by id (negative for ones it never had)."""
+        self.holding = False
+        """The last write failed: reminders are being kept in memory (a full disk)."""
 
     @store_errors("read the scheduler's mark")
     def mark(self) -> datetime | None:
@@ -62,9 +87,28 @@ class Ledger:
         with self.engine.connect() as connection:
             return connection.scalar(select(marks.c.value_utc).where(marks.c.name == SCHEDULER_MARK))
 
-    @store_errors("record due reminders")
     def record(self, to_speak: Sequence[Due], missed: Sequence[Due], mark: datetime) -> None:
-        """New occurrences (to speak, or missed while the device was off) and the new mark, together."""
+        """New occurrences (to speak, or missed while the device was off) and the new mark, together —
+        or, when the database cannot take them, the ones to speak held in memory."""
+        try:
+            self._record(to_speak, missed, mark)
+            self.holding = False
+        except StoreError as error:
+            if _busy(error):
+                raise  # another writer for a moment: the next round tries again
+            self.holding = True
+            log.error("reminders held in memory: %s", error)
+            known = {(o.reminder_id, o.due_at, o.lead) for o in self._held.values()}
+            for due in to_speak:
+                if (due.reminder_id, due.due_at, due.lead) not in known:
+                    new_id = -len(self._held) - 1
+                    held = Occurrence(
+                        new_id, due.reminder_id, due.due_at, due.lead, due.speak_utc, "pending", 0, None
+                    )
+                    self._held[new_id] = held
+
+    @store_errors("record due reminders")
+    def _record(self, to_speak: Sequence[Due], missed: Sequence[Due], mark: datetime) -> None:
         wanted = [(due, "pending") for due in to_speak] + [(due, "missed") for due in missed]
         keys = [(d.reminder_id, wall_text(d.due_at), d.lead) for d, _state in wanted]
         with writing(self.engine) as connection:
@@ -98,23 +142,55 @@ class Ledger:
             if not changed:
                 connection.execute(insert(marks).values(name=SCHEDULER_MARK, value_utc=mark))
 
-    @store_errors("read reminder occurrences")
     def in_state(self, *states: str) -> list[Occurrence]:
+        stored = [o for o in self._stored_in_state(states) if o.id not in self._held]
+        found = stored + [o for o in self._held.values() if o.state in states]
+        return sorted(found, key=lambda o: o.speak_utc)
+
+    @store_errors("read reminder occurrences")
+    def _stored_in_state(self, states: Sequence[str]) -> list[Occurrence]:
         query = select(occurrences).where(occurrences.c.state.in_(states)).order_by(occurrences.c.speak_utc)
         with self.engine.connect() as connection:
             return [Occurrence.from_row(row) for row in connection.execute(query)]
 
     @store_errors("read a reminder occurrence")
     def get(self, occurrence_id: int) -> Occurrence | None:
+        if occurrence_id in self._held:
+            return self._held[occurrence_id]
         with self.engine.connect() as connection:
             row = connection.execute(select(occurrences).where(occurrences.c.id == occurrence_id)).first()
         return Occurrence.from_row(row) if row is not None else None
 
-    @store_errors("change reminder occurrences")
-    def _move(
-        self, ids: Iterable[int], from_states: Sequence[str], now: datetime, **values: Any
-    ) -> list[int]:
+    def _hold(self, occurrence: Occurrence, **values: Any) -> Occurrence:
+        self._held[occurrence.id] = dataclasses.replace(occurrence, **values)
+        return self._held[occurrence.id]
+
+    def _move(self, ids: Iterable[int], from_states: Sequence[str], now: datetime, state: str) -> list[int]:
         ids = list(ids)
+        stored = [i for i in ids if i not in self._held]
+        try:
+            moved = self._move_stored(stored, from_states, now, state=state)
+            self.holding = self.holding and not stored
+        except StoreError as error:
+            if _busy(error):
+                raise  # another writer for a moment: the next round tries again
+            self.holding = True
+            log.error("reminder states held in memory: %s", error)
+            moved = []
+            for found in (self.get(i) for i in stored):
+                if found is not None and found.state in from_states:
+                    self._hold(found, state=state)
+                    moved.append(found.id)
+        for i in ids:
+            if i in self._held and self._held[i].state in from_states:
+                self._hold(self._held[i], state=state)
+                moved.append(i)
+        return moved
+
+    @store_errors("change reminder occurrences")
+    def _move_stored(
+        self, ids: list[int], from_states: Sequence[str], now: datetime, **values: Any
+    ) -> list[int]:
         if not ids:
             return []
         condition = and_(occurrences.c.id.in_(ids), occurrences.c.state.in_(from_states))
@@ -132,10 +208,28 @@ class Ledger:
             self._move([o.id for o in self.in_state("delivering")], ("delivering",), now, state="delivered")
         )
 
-    @store_errors("claim a reminder to speak")
     def claim(self, occurrence: Occurrence, now: datetime) -> Occurrence | None:
         """Take the occurrence for one spoken attempt; None when it is no longer to be spoken (acknowledged,
-        missed, deleted, or claimed already). Committed before a word is said."""
+        missed, deleted, or claimed already). Committed before a word is said — or held in memory when the
+        database cannot be written, rather than leave the reminder unsaid."""
+        current = self._held.get(occurrence.id)
+        if current is None:
+            try:
+                claimed = self._claim_stored(occurrence, now)
+                self.holding = False
+                return claimed
+            except StoreError as error:
+                if _busy(error):
+                    raise  # another writer for a moment: the next round tries again
+                self.holding = True
+                log.error("a reminder's attempt held in memory: %s", error)
+                current = occurrence
+        if current.state not in ("pending", "delivered") or current.attempts != occurrence.attempts:
+            return None
+        return self._hold(current, state="delivering", attempts=current.attempts + 1, last_attempt_utc=now)
+
+    @store_errors("claim a reminder to speak")
+    def _claim_stored(self, occurrence: Occurrence, now: datetime) -> Occurrence | None:
         condition = and_(
             occurrences.c.id == occurrence.id,
             occurrences.c.state.in_(("pending", "delivered")),
