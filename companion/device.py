@@ -141,7 +141,8 @@ class DeviceLoop:
 
     def run(self) -> None:
         """Serve turns until stopped, or until a finite source (a WAV file, typed text) runs out."""
-        self._hardware.light.show(LightPattern.IDLE)
+        missing = self._microphone is not None and self._microphone.error is not None
+        self._hardware.light.show(LightPattern.ERROR if missing else LightPattern.IDLE)
         self._hardware.button.when_pressed = lambda: self._inbox.put(ButtonDown())
         self._hardware.button.when_released = lambda: self._inbox.put(ButtonUp())
         if self._microphone is None:

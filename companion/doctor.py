@@ -4,6 +4,7 @@ problem. It opens no device and loads no model, so it is safe to run beside a ru
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -136,11 +137,22 @@ def _device_finding(what: str, wanted: str, names: list[str], key: str, needed: 
     return Finding(True, f"{what}: {', '.join(names)}")
 
 
-def check_gpio(settings: Settings) -> list[Finding]:
+def check_gpio(settings: Settings, dev_dir: Path = Path("/dev")) -> list[Finding]:
     from hardware.factory import has_gpio
 
     pins = f"button on GPIO{settings.hardware.button_pin}, light on GPIO{settings.hardware.light_pin}"
     if has_gpio():
+        # The pins are not claimed here (the running companion holds them): only whether they could be.
+        chips = sorted(dev_dir.glob("gpiochip*"))
+        locked = [chip.name for chip in chips if not os.access(chip, os.R_OK | os.W_OK)]
+        if chips and len(locked) == len(chips):
+            return [
+                Finding(
+                    False,
+                    f"GPIO: {', '.join(locked)} cannot be opened by this user ({pins})",
+                    "Run it as the companion user, or add this user to the gpio group (install.sh does).",
+                )
+            ]
         return [Finding(True, f"GPIO: available ({pins})")]
     if settings.hardware.mode == "gpio":
         return [

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import wave
 from pathlib import Path
@@ -180,3 +181,66 @@ def test_chat_keeps_the_policy_and_its_memory_across_runs(dev_env: dict[str, str
     second = companion(["chat"], dev_env, stdin="I love reading novels.\n")
     assert second.returncode == 0, second.stderr
     assert "reading group" not in second.stdout.lower()
+
+
+def test_the_web_page_crashing_leaves_the_speech_loop_talking(
+    dev_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Two processes on one data folder, as the two services run them: the web page is killed outright
+    (a crash), and the companion goes on answering."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "both.toml"
+    config.write_text(
+        Path(dev_env["COMPANION_CONFIG"]).read_text() + f'[web]\nhost = "127.0.0.1"\nport = {port}\n'
+    )
+    env = {**dev_env, "COMPANION_CONFIG": str(config)}
+    device = subprocess.Popen(
+        [sys.executable, "-m", "companion.cli", "run"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    web = subprocess.Popen(
+        [sys.executable, "-m", "companion.cli", "web"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as page:
+                    assert page.status == 200
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the web page did not come up")
+        web.send_signal(signal.SIGKILL)
+        assert web.wait(timeout=10) == -signal.SIGKILL
+        assert device.stdin is not None and device.stdout is not None
+        device.stdin.write("Hello, how are you today?\n")
+        device.stdin.flush()
+        replied = threading.Event()
+
+        def read_reply() -> None:
+            assert device.stdout is not None
+            for line in device.stdout:  # the reply, printed as the companion speaks it
+                if "companion> " in line:
+                    replied.set()
+                    return
+
+        threading.Thread(target=read_reply, daemon=True).start()
+        assert replied.wait(60) and device.poll() is None
+    finally:
+        web.kill()
+        device.send_signal(signal.SIGTERM)
+        assert device.wait(timeout=30) == 0

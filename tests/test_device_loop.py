@@ -257,6 +257,7 @@ def test_a_microphone_missing_when_the_companion_starts_is_waited_for_not_a_fail
     runner.start()
     try:
         assert not loop.microphone_ok and "No microphone" in loop.problem
+        assert _until(lambda: len(lights.shown) >= 2) and lights.now() is LightPattern.ERROR  # not "all well"
         microphone.plugged.set()
         assert _until(lambda: DeviceFault("microphone", missing=False) in recorder.events)
         assert loop.microphone_ok

@@ -170,3 +170,17 @@ def test_a_held_fault_is_let_go_after_a_while_to_be_started_afresh(tmp_path: Pat
     assert (
         said.count("WATCHDOG=1") >= 2
     )  # fed while held; then the caller exits 1 and systemd starts it again
+
+
+def test_doctor_says_when_the_gpio_chips_cannot_be_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from companion.doctor import check_gpio
+
+    chip = tmp_path / "gpiochip0"
+    chip.write_bytes(b"")
+    monkeypatch.setattr("hardware.factory.has_gpio", lambda: True)
+    assert check_gpio(parse_settings({}), tmp_path)[0].ok
+    monkeypatch.setattr("os.access", lambda _path, _mode: False)  # a user outside the gpio group
+    [finding] = check_gpio(parse_settings({}), tmp_path)
+    assert not finding.ok and "gpiochip0" in finding.what and "gpio group" in finding.fix
