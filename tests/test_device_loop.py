@@ -3,11 +3,9 @@ a typed turn, and a hands-free tap ended by the real Silero VAD."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
 import threading
-import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +40,7 @@ from hardware.light import ConsoleLight
 from hardware.simulated import SimulatedButton, TypedTextInput
 from hardware.wav import MemorySink, WavFileSource, write_wav
 
+from harness import datagrams
 from minds import make_mind
 
 DIALOGS = Path(__file__).parent.parent / "dialogs"
@@ -78,6 +77,12 @@ def engines(tiny_gguf: Path, tiny_whisper: Path, tiny_piper_voice: Path) -> Engi
     built = tiny_engines(tiny_gguf, tiny_whisper, tiny_piper_voice)
     built.start()
     return built
+
+
+def typed_hardware(sink: MemorySink, lines: str) -> Hardware:
+    """Typed lines in (no microphone), replies into `sink`."""
+    typed = TypedTextInput(io.StringIO(lines), io.StringIO())
+    return Hardware(SimulatedButton(), ConsoleLight(io.StringIO()), None, sink, typed, True, "t")
 
 
 def run_loop(hardware: Hardware, engines: Engines, settings: Settings | None = None) -> list[Event]:
@@ -287,16 +292,7 @@ class MissingSpeaker(MemorySink):
 
 def test_a_missing_speaker_costs_the_reply_not_the_loop(engines: Engines) -> None:
     sink = MissingSpeaker()
-    text = io.StringIO("Good morning\nHow are you?\n")
-    hardware = Hardware(
-        SimulatedButton(),
-        ConsoleLight(io.StringIO()),
-        None,
-        sink,
-        TypedTextInput(text, io.StringIO()),
-        True,
-        "t",
-    )
+    hardware = typed_hardware(sink, "Good morning\nHow are you?\n")
     recorder = Recorder()
 
     def plug_in_after_the_first_failure(event: Event) -> None:
@@ -326,16 +322,7 @@ class SlowSpeaker(MemorySink):
 def test_close_during_a_turn_ends_it_before_the_models_go(engines: Engines) -> None:
     sink = SlowSpeaker()
     gate = threading.Event()
-    text = io.StringIO("Tell me a story\n")
-    hardware = Hardware(
-        SimulatedButton(),
-        ConsoleLight(io.StringIO()),
-        None,
-        sink,
-        TypedTextInput(text, io.StringIO()),
-        True,
-        "t",
-    )
+    hardware = typed_hardware(sink, "Tell me a story\n")
     recorder = Recorder()
     hub = ObserverHub([recorder, lambda e: gate.set() if isinstance(e, Transcript) else None])
     loop = DeviceLoop(Settings(), hardware, engines, hub)
@@ -412,30 +399,22 @@ def test_the_loop_pings_systemds_watchdog_and_stops_when_a_turn_is_wedged(
     settings = Settings(speech=SpeechSettings(earcon=False))
     loop = DeviceLoop(settings, hardware, engines, ObserverHub([]), on_alive=notifier.beat)
 
-    def received(seconds: float) -> list[str]:
-        """Every datagram that arrives within the next `seconds`."""
-        messages: list[str] = []
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            systemd.settimeout(left)
-            with contextlib.suppress(TimeoutError):
-                messages.append(systemd.recv(4096).decode())
-        return messages
-
     runner = threading.Thread(target=loop.run, daemon=True)
     notifier.ready("listening")  # as `companion run` does, just before the loop
     runner.start()
     try:
-        first = received(1.0)
+        first = datagrams(systemd, 1.0)
         assert first[0] == "READY=1\nSTATUS=listening" and first.count("WATCHDOG=1") >= 3
         button.press()
         threading.Event().wait(0.5)
         button.release()  # a turn whose reply cannot be written: wedged
         assert _until(lambda: loop._player.running_for() > 1.2)  # past the (shortened) limit
-        received(0.3)  # a ping already on its way
-        assert received(1.5) == [] and runner.is_alive()  # alive, but silent: systemd would restart it
+        datagrams(systemd, 0.3)  # a ping already on its way
+        assert (
+            datagrams(systemd, 1.5) == [] and runner.is_alive()
+        )  # alive, but silent: systemd would restart it
         sink.free.set()
-        assert "WATCHDOG=1" in received(2.0)  # the turn ended: the heartbeat is back
+        assert "WATCHDOG=1" in datagrams(systemd, 2.0)  # the turn ended: the heartbeat is back
     finally:
         sink.free.set()
         loop.close()

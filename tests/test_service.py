@@ -3,13 +3,11 @@ watchdog — instead of exited into a restart loop; models too large for the RAM
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,15 +16,7 @@ from companion.doctor import PROGRAM_MB, check_models, memory_needed_mb, refuse_
 from companion.errors import ModelError
 from companion.settings import parse_settings
 
-
-def _datagrams(server: socket.socket, seconds: float) -> list[str]:
-    messages: list[str] = []
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        server.settimeout(left)
-        with contextlib.suppress(TimeoutError):
-            messages.append(server.recv(4096).decode())
-    return messages
+from harness import datagrams
 
 
 def test_a_damaged_model_under_systemd_is_held_not_restarted(tmp_path: Path) -> None:
@@ -59,7 +49,7 @@ def test_a_damaged_model_under_systemd_is_held_not_restarted(tmp_path: Path) -> 
             text=True,
         )
         try:
-            said = _datagrams(systemd, 30.0)
+            said = datagrams(systemd, 30.0)
             ready = [m for m in said if m.startswith("READY=1")]
             assert ready and "cannot start:" in ready[0] and "companion doctor" in ready[0], said
             assert said.count("WATCHDOG=1") >= 3 and process.poll() is None  # held, and its watchdog fed
@@ -165,7 +155,7 @@ def test_a_held_fault_is_let_go_after_a_while_to_be_started_afresh(tmp_path: Pat
         hold_fault(
             ModelError("The model file is damaged.", "companion models install"), notifier, Light(), 0.5
         )
-        said = _datagrams(systemd, 0.2)
+        said = datagrams(systemd, 0.2)
     assert shown == [LightPattern.ERROR] and said[0].startswith("READY=1\nSTATUS=cannot start:")
     assert (
         said.count("WATCHDOG=1") >= 2
