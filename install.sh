@@ -20,7 +20,7 @@
 # instead of the built-in one (a mirror's).
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 cd "$here"
 
 with_tests=0
@@ -211,8 +211,9 @@ program_changed=0
 
 device_program() {
   local fingerprint
-  if ! git_here rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    echo "install.sh: the device is set up from a git checkout (git clone …); $here is not one." >&2
+  if ! git_here rev-parse --verify --quiet HEAD >/dev/null 2>&1; then
+    echo "install.sh: the device is set up from a git checkout with its history (git clone …);" \
+      "$here is not one." >&2
     exit 1
   fi
   fingerprint="$(source_fingerprint)"
@@ -235,6 +236,7 @@ device_program() {
     say "installing the companion and its libraries (llama-cpp-python compiles once: about 15 minutes on a Pi)"
     "${as_root[@]}" "$venv/bin/python" -m pip install --quiet --editable "$prefix_dir/src"
     printf '%s\n' "$fingerprint" | "${as_root[@]}" tee "$venv/.installed" >/dev/null
+    program_changed=1
     changed "installed the program in /opt/companion/venv"
   fi
 }
@@ -296,15 +298,19 @@ device_units() {
 }
 
 device_address() {
-  local address port scheme=http
+  local address port scheme
   # The first IPv4 address: what a relative's phone on the same network reaches.
   address="$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9]+(\.[0-9]+){3}$' || true)"
   [ -n "$address" ] || address="<the address of this Pi>"
-  port="$(sed -n 's/^port *= *\([0-9]*\).*/\1/p' "$config_dir/companion.toml" | head -n1)"
-  if grep -q '^tls *= *true' "$config_dir/companion.toml"; then scheme=https; fi
-  say "the web page: ${scheme}://${address}:${port:-8080}"
+  # The program's own reading of the settings: the port and whether the page is served over HTTPS.
+  read -r port scheme < <("$venv/bin/python" -c 'import sys
+from pathlib import Path
+from companion.settings import load_settings
+web = load_settings(Path(sys.argv[1])).web
+print(web.port, "https" if web.tls else "http")' "$config_dir/companion.toml")
+  say "the web page: ${scheme}://${address}:${port}"
   say "to pair a relative: hold the button for 5 seconds (or say \"giv mig en kode\"); the companion says a"
-  say "code twice. The relative opens ${scheme}://${address}:${port:-8080}/pair and types it within 10 minutes."
+  say "code twice. The relative opens ${scheme}://${address}:${port}/pair and types it within 10 minutes."
 }
 
 device_install() {

@@ -15,7 +15,6 @@ from companion.errors import CompanionError, SettingsError
 from companion.settings import Settings, data_dir, load_settings
 
 if TYPE_CHECKING:
-    from companion.events import Event
     from companion.service import Notifier
     from companion.store.database import Database
     from hardware.factory import Hardware
@@ -51,7 +50,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from companion.process import limit_malloc_arenas
     from companion.reminders.clock import SystemClock
     from companion.reminders.service import reminder_desk
-    from companion.service import Notifier, hold_fault
+    from companion.service import Notifier, StatusLine, hold_fault
     from companion.settings import dialogs_dir
     from companion.store.database import Database
     from companion.store.health import Heartbeat
@@ -94,7 +93,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         desk.scheduler.clock.now,
         lambda group_id: found.kind if (found := catalogue.group(group_id)) else None,
     )
-    observers = ObserverHub([LightObserver(hardware.light), usage, _status_to(notifier)])
+    status = StatusLine(notifier)
+    observers = ObserverHub([LightObserver(hardware.light), usage, status])
     if hardware.simulated:
         observers.add(ConsolePrinter())
     engines.mind.rules.agenda.book.on_change = desk.scheduler.poke  # a reminder made by voice: look now
@@ -120,7 +120,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         observers.start()
         desk.scheduler.start()
         log.info("ready: %s", engines.phrases.say("ready"))
-        notifier.ready("listening")
+        notifier.ready(status.text())  # "listening", or what is missing since start-up
         loop.run()
     except (KeyboardInterrupt, Shutdown):
         log.info("stopping")
@@ -157,17 +157,6 @@ def _start_up_fault(error: CompanionError, notifier: Notifier, hardware: Hardwar
         hardware.light.close()
         database.close()
     return 1  # after a while: started afresh by systemd, to see whether the fault is gone
-
-
-def _status_to(notifier: Notifier) -> Callable[[Event], None]:
-    """What `systemctl status companion` says: a part missing, or listening."""
-    from companion.events import DeviceFault
-
-    def tell(event: Event) -> None:
-        if isinstance(event, DeviceFault):
-            notifier.status(f"the {event.part} is missing" if event.missing else "listening")
-
-    return tell
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:

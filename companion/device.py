@@ -272,6 +272,8 @@ class DeviceLoop:
 
     def _speak_due_reminder(self, endpointer: Endpointer) -> None:
         """Between turns only: the person is neither being heard nor spoken to."""
+        if self._desk is not None:
+            self._show_disk_full(self._desk.ledger.holding)
         if not self._reminders_due or self._desk is None:
             return
         if self._player.busy or endpointer.listening or not self._player.wait(0):
@@ -281,7 +283,6 @@ class DeviceLoop:
         self._reminders_due = False
         try:
             announcement = self._desk.next_announcement()
-            self._show_disk_full(self._desk.ledger.holding)
             if announcement is None:
                 self._show_reminder_waiting(self._desk.waiting())
                 return

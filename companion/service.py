@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from companion.errors import CompanionError
+from companion.events import DeviceFault, Event
 from hardware.base import Light, LightPattern
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,26 @@ class Notifier:
                 return
             self._last_beat = now
         self.send(WATCHDOG="1")
+
+
+class StatusLine:
+    """What `systemctl status companion` says while running: "listening", or what is missing — every part
+    at once (an observer of the device's events)."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+        self._missing: set[str] = set()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, DeviceFault):
+            before = set(self._missing)
+            self._missing.discard(event.part)
+            self._missing |= {event.part} if event.missing else set()
+            if self._missing != before:
+                self._notifier.status(self.text())
+
+    def text(self) -> str:
+        return f"missing: {', '.join(sorted(self._missing))}" if self._missing else "listening"
 
 
 HOLD_S = 300.0

@@ -333,11 +333,11 @@ class CallbackSink(ABC):
     def write(self, audio: bytes) -> None:
         if self._queue.stopped:
             return
-        resampler = self._resampler
+        resampler, opened = self._resampler, self._opened
         try:
             self._queue.put(resampler.process_bytes(audio) if resampler is not None else audio)
         except AudioDeviceError:
-            self._forget_stream()
+            self._forget_stream(opened)
             raise
 
     def end(self) -> None:
@@ -347,15 +347,17 @@ class CallbackSink(ABC):
         try:
             self._queue.wait_drained()
         except AudioDeviceError:
-            self._forget_stream()
+            self._forget_stream(opened)
             raise
         # The last callback has handed its audio to the device; it reaches the air one latency later.
         self._queue.pause(opened.latency_s + PLAYBACK_BLOCK_S)
 
-    def _forget_stream(self) -> None:
-        """A speaker that stalled is gone (unplugged): the next `begin()` opens it afresh."""
+    def _forget_stream(self, stalled: OpenedStream | None) -> None:
+        """A speaker that stalled is gone (unplugged): the next `begin()` opens it afresh — unless a
+        `begin()` on another thread has already done so."""
         with self._lock:
-            self._close_stream()
+            if self._opened is stalled:
+                self._close_stream()
 
     def stop(self) -> None:
         self._queue.stop()

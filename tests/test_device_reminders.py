@@ -263,10 +263,39 @@ def test_on_a_full_disk_a_due_reminder_is_still_said_repeated_and_acknowledged(
         with device.database.engine.connect() as connection:
             assert connection.scalar(select(func.count()).select_from(occurrences)) == 0
 
-        disk.full = False  # space again: the next write goes to the database, and the light says so
+        disk.full = False  # space again: what was held is written back, and the light says so
+        device.scheduler.poke()
+        device.recorder.wait_for(lambda events: DeviceFault("disk space", missing=False) in events)
+        assert not device.ledger.holding
         device.scheduler.book.create("call Tom", "2026-03-02T10:30")
         clock.set(utc("2026-03-02T10:30"))
         device.scheduler.poke()
         device.recorder.wait_for(lambda _: device.reminder_said("call Tom"))
-        device.recorder.wait_for(lambda events: DeviceFault("disk space", missing=False) in events)
-        assert not device.ledger.holding
+    with Database(tmp_path) as reopened:  # a restart: the held reminder is on disk, heard — not said again
+        states = [(o.state, o.attempts) for o in Ledger(reopened.engine).in_state("acknowledged", "pending")]
+        assert ("acknowledged", 2) in states
+
+
+def test_held_reminders_are_written_back_and_those_of_deleted_reminders_forgotten(tmp_path: Path) -> None:
+    clock = ManualClock(utc("2026-03-02T09:59"))
+    with Database(tmp_path) as database:
+        book, ledger = ReminderBook(database.engine, clock.now), Ledger(database.engine)
+        scheduler = Scheduler(book, ledger, clock)
+        kept = book.create("take the tablets", "2026-03-02T10:00")
+        gone = book.create("water the plants", "2026-03-02T10:00")
+        disk = FullDisk(database.engine)
+        disk.full = True
+        clock.set(utc("2026-03-02T10:00"))
+        scheduler.tick()
+        ready = scheduler.ready()
+        assert sorted(o.reminder_id for o in ready) == [kept.id, gone.id] and ledger.holding
+        claimed = ledger.claim(next(o for o in ready if o.reminder_id == kept.id), clock.now())
+        assert claimed is not None and claimed.attempts == 1
+        disk.full = False
+        book.delete(gone.id)  # deleted while held: not said, not written back
+        assert [o.reminder_id for o in ledger.in_state("pending", "delivering")] == [kept.id]
+        scheduler.tick()  # the first round that can write: what was held goes to the database
+        assert not ledger.holding
+        with database.engine.connect() as connection:
+            rows = connection.execute(select(occurrences.c.reminder_id, occurrences.c.state)).all()
+        assert [tuple(row) for row in rows] == [(kept.id, "delivering")]

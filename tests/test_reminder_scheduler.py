@@ -15,7 +15,8 @@ import companion.store.database as database_module
 from companion.errors import StoreError
 from companion.mind.build import load_catalogue
 from companion.reminders.book import ReminderBook
-from companion.reminders.ledger import Ledger, Occurrence
+from companion.reminders.ledger import Ledger
+from companion.reminders.occurrence import Occurrence
 from companion.reminders.recurrence import Timing
 from companion.reminders.scheduler import Scheduler, SchedulerOptions
 from companion.store.catalogue import seed_catalogue

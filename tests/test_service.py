@@ -174,3 +174,28 @@ def test_doctor_says_when_the_gpio_chips_cannot_be_opened(
     monkeypatch.setattr("os.access", lambda _path, _mode: False)  # a user outside the gpio group
     [finding] = check_gpio(parse_settings({}), tmp_path)
     assert not finding.ok and "gpiochip0" in finding.what and "gpio group" in finding.fix
+
+
+def test_the_status_line_names_every_missing_part_until_each_is_back(tmp_path: Path) -> None:
+    from companion.events import DeviceFault
+    from companion.service import Notifier, StatusLine
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(tmp_path / "notify"))
+        status = StatusLine(Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify")}))
+        for event in (
+            DeviceFault("microphone", missing=True),
+            DeviceFault("disk space", missing=True),
+            DeviceFault("disk space", missing=False),
+            DeviceFault("disk space", missing=False),  # no change: nothing sent
+            DeviceFault("microphone", missing=False),
+        ):
+            status(event)
+        said = datagrams(systemd, 0.3)
+    assert said == [
+        "STATUS=missing: microphone",
+        "STATUS=missing: disk space, microphone",
+        "STATUS=missing: microphone",
+        "STATUS=listening",
+    ]
+    assert status.text() == "listening"

@@ -71,7 +71,18 @@ def test_a_total_that_would_reveal_its_only_small_part_is_suppressed_itself() ->
 
 
 # The report's own words (measure names, titles) are not the person's: a generated word may not be one.
-OWN_WORDS = as_html(cohort([], [WEEK], 5)) + str(MEASURES)
+WEB = Path(__file__).parent.parent / "companion" / "web"
+OWN_WORDS = " ".join(
+    [
+        as_html(cohort([], [WEEK], 5)),
+        as_json(cohort([], [WEEK], 5)),
+        str(MEASURES),
+        '"schema" "counted" "device" "weeks"',  # a device summary's own keys
+        # Everything the evaluator's page can show: its templates and their translations.
+        *(path.read_text(encoding="utf-8") for path in sorted((WEB / "templates").glob("*.html"))),
+        *(path.read_text(encoding="utf-8") for path in sorted((WEB / "locale").rglob("*.po"))),
+    ]
+).lower()
 WORD = st.text(alphabet=string.ascii_lowercase, min_size=7, max_size=12).filter(lambda w: w not in OWN_WORDS)
 
 

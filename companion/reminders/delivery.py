@@ -17,7 +17,8 @@ from companion.mind.catalogue import COPENHAGEN, Group
 from companion.mind.time_words import TimeWords
 from companion.mind.when import say_time
 from companion.reminders.book import Reminder, ReminderBook
-from companion.reminders.ledger import Ledger, Occurrence
+from companion.reminders.ledger import Ledger
+from companion.reminders.occurrence import Occurrence
 from companion.reminders.scheduler import Scheduler
 
 log = logging.getLogger(__name__)

@@ -11,24 +11,27 @@
 - Each change is one short transaction with `synchronous=FULL`: an acknowledgement that returned is on disk.
 
 When the database cannot be written (a full disk), reminders are still spoken: what could not be recorded
-or changed is held in memory (`_held`, over what the database says) until the program stops, so a due
-reminder is said, repeated and acknowledged as usual. What was held is lost at a restart — the one case
-where a reminder may be said again — and the light and `companion doctor` tell the coordinator meanwhile.
+or changed is held in memory (held.py, over what the database says) and written back at the first write
+that succeeds, so a due reminder is said, repeated and acknowledged as usual. Only what is held when the
+program stops is lost — then a reminder may be said again. The light and `companion doctor` tell the
+coordinator meanwhile. One lock keeps each check-and-change whole across the scheduler's, the loop's and
+the player's threads, as the database's conditional updates do.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, insert, select, tuple_, update
 
 from companion.errors import StoreError
-from companion.reminders.recurrence import Due, parse_wall, wall_text
+from companion.reminders.held import HeldOccurrences
+from companion.reminders.occurrence import Occurrence
+from companion.reminders.recurrence import Due, wall_text
 from companion.store.database import store_errors, writing
 from companion.store.schema import marks, occurrences
 
@@ -48,38 +51,17 @@ def _busy(error: StoreError) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class Occurrence:
-    id: int
-    reminder_id: int
-    due_at: datetime
-    lead: str
-    speak_utc: datetime
-    state: str
-    attempts: int
-    last_attempt_utc: datetime | None
-
-    @classmethod
-    def from_row(cls, row: Any) -> Occurrence:
-        return cls(
-            id=row.id,
-            reminder_id=row.reminder_id,
-            due_at=parse_wall(row.due_at),
-            lead=row.lead,
-            speak_utc=row.speak_utc,
-            state=row.state,
-            attempts=row.attempts,
-            last_attempt_utc=row.last_attempt_utc,
-        )
-
-
 class Ledger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._held: dict[int, Occurrence] = {}
-        """Occurrences the database could not take: by id (negative for ones it never had)."""
-        self.holding = False
-        """The last write failed: reminders are being kept in memory (a full disk)."""
+        self._held = HeldOccurrences()
+        self._lock = threading.RLock()
+
+    @property
+    def holding(self) -> bool:
+        """Some reminder state lives only in memory: the database could not take it (yet)."""
+        with self._lock:
+            return bool(self._held)
 
     @store_errors("read the scheduler's mark")
     def mark(self) -> datetime | None:
@@ -87,25 +69,36 @@ class Ledger:
         with self.engine.connect() as connection:
             return connection.scalar(select(marks.c.value_utc).where(marks.c.name == SCHEDULER_MARK))
 
+    def write_back(self, now: datetime) -> bool:
+        """What is held goes to the database, if it can be written again; True when nothing is held."""
+        with self._lock:
+            if not self._held:
+                return True
+            try:
+                self._write_back(now)
+            except StoreError as error:
+                log.debug("reminders still held in memory: %s", error)
+                return False
+            log.info("reminders held in memory are written to the database again")
+            return True
+
+    @store_errors("write back the reminders held in memory")
+    def _write_back(self, now: datetime) -> None:
+        with writing(self.engine) as connection:
+            self._held.write_back(connection, now)
+
     def record(self, to_speak: Sequence[Due], missed: Sequence[Due], mark: datetime) -> None:
         """New occurrences (to speak, or missed while the device was off) and the new mark, together —
         or, when the database cannot take them, the ones to speak held in memory."""
-        try:
-            self._record(to_speak, missed, mark)
-            self.holding = False
-        except StoreError as error:
-            if _busy(error):
-                raise  # another writer for a moment: the next round tries again
-            self.holding = True
-            log.error("reminders held in memory: %s", error)
-            known = {(o.reminder_id, o.due_at, o.lead) for o in self._held.values()}
-            for due in to_speak:
-                if (due.reminder_id, due.due_at, due.lead) not in known:
-                    new_id = -len(self._held) - 1
-                    held = Occurrence(
-                        new_id, due.reminder_id, due.due_at, due.lead, due.speak_utc, "pending", 0, None
-                    )
-                    self._held[new_id] = held
+        with self._lock:
+            try:
+                self._record(to_speak, missed, mark)
+            except StoreError as error:
+                if _busy(error):
+                    raise  # another writer for a moment: the next round tries again
+                log.error("reminders held in memory: %s", error)
+                for due in to_speak:
+                    self._held.add_due(due)
 
     @store_errors("record due reminders")
     def _record(self, to_speak: Sequence[Due], missed: Sequence[Due], mark: datetime) -> None:
@@ -143,9 +136,16 @@ class Ledger:
                 connection.execute(insert(marks).values(name=SCHEDULER_MARK, value_utc=mark))
 
     def in_state(self, *states: str) -> list[Occurrence]:
-        stored = [o for o in self._stored_in_state(states) if o.id not in self._held]
-        found = stored + [o for o in self._held.values() if o.state in states]
-        return sorted(found, key=lambda o: o.speak_utc)
+        with self._lock:
+            if self._held:
+                self._forget_deleted()
+            stored = [o for o in self._stored_in_state(states) if o.id not in self._held]
+            return sorted(stored + self._held.in_state(states), key=lambda o: o.speak_utc)
+
+    @store_errors("read which reminders still exist")
+    def _forget_deleted(self) -> None:
+        with self.engine.connect() as connection:
+            self._held.forget_deleted(connection)
 
     @store_errors("read reminder occurrences")
     def _stored_in_state(self, states: Sequence[str]) -> list[Occurrence]:
@@ -153,39 +153,37 @@ class Ledger:
         with self.engine.connect() as connection:
             return [Occurrence.from_row(row) for row in connection.execute(query)]
 
-    @store_errors("read a reminder occurrence")
     def get(self, occurrence_id: int) -> Occurrence | None:
-        if occurrence_id in self._held:
-            return self._held[occurrence_id]
+        with self._lock:
+            return self._held.get(occurrence_id) or self._stored(occurrence_id)
+
+    @store_errors("read a reminder occurrence")
+    def _stored(self, occurrence_id: int) -> Occurrence | None:
         with self.engine.connect() as connection:
             row = connection.execute(select(occurrences).where(occurrences.c.id == occurrence_id)).first()
         return Occurrence.from_row(row) if row is not None else None
 
-    def _hold(self, occurrence: Occurrence, **values: Any) -> Occurrence:
-        self._held[occurrence.id] = dataclasses.replace(occurrence, **values)
-        return self._held[occurrence.id]
-
     def _move(self, ids: Iterable[int], from_states: Sequence[str], now: datetime, state: str) -> list[int]:
-        ids = list(ids)
-        stored = [i for i in ids if i not in self._held]
-        try:
-            moved = self._move_stored(stored, from_states, now, state=state)
-            self.holding = self.holding and not stored
-        except StoreError as error:
-            if _busy(error):
-                raise  # another writer for a moment: the next round tries again
-            self.holding = True
-            log.error("reminder states held in memory: %s", error)
-            moved = []
-            for found in (self.get(i) for i in stored):
-                if found is not None and found.state in from_states:
-                    self._hold(found, state=state)
-                    moved.append(found.id)
-        for i in ids:
-            if i in self._held and self._held[i].state in from_states:
-                self._hold(self._held[i], state=state)
-                moved.append(i)
-        return moved
+        with self._lock:
+            ids = list(ids)
+            stored = [i for i in ids if i not in self._held]
+            try:
+                moved = self._move_stored(stored, from_states, now, state=state)
+            except StoreError as error:
+                if _busy(error):
+                    raise  # another writer for a moment: the next round tries again
+                log.error("reminder states held in memory: %s", error)
+                moved = []
+                for found in (self._stored(i) for i in stored):
+                    if found is not None and found.state in from_states:
+                        self._held.put(found, state=state)
+                        moved.append(found.id)
+            for i in ids:
+                held = self._held.get(i)
+                if held is not None and held.state in from_states:
+                    self._held.put(held, state=state)
+                    moved.append(i)
+            return moved
 
     @store_errors("change reminder occurrences")
     def _move_stored(
@@ -212,21 +210,22 @@ class Ledger:
         """Take the occurrence for one spoken attempt; None when it is no longer to be spoken (acknowledged,
         missed, deleted, or claimed already). Committed before a word is said — or held in memory when the
         database cannot be written, rather than leave the reminder unsaid."""
-        current = self._held.get(occurrence.id)
-        if current is None:
-            try:
-                claimed = self._claim_stored(occurrence, now)
-                self.holding = False
-                return claimed
-            except StoreError as error:
-                if _busy(error):
-                    raise  # another writer for a moment: the next round tries again
-                self.holding = True
-                log.error("a reminder's attempt held in memory: %s", error)
-                current = occurrence
-        if current.state not in ("pending", "delivered") or current.attempts != occurrence.attempts:
-            return None
-        return self._hold(current, state="delivering", attempts=current.attempts + 1, last_attempt_utc=now)
+        with self._lock:
+            current = self._held.get(occurrence.id)
+            if current is None:
+                try:
+                    return self._claim_stored(occurrence, now)
+                except StoreError as error:
+                    if _busy(error):
+                        raise  # another writer for a moment: the next round tries again
+                    log.error("a reminder's attempt held in memory: %s", error)
+                    current = self._stored(occurrence.id)
+            if current is None or current.state not in ("pending", "delivered"):
+                return None
+            if current.attempts != occurrence.attempts:
+                return None
+            attempt = {"state": "delivering", "attempts": current.attempts + 1, "last_attempt_utc": now}
+            return self._held.put(current, **attempt)
 
     @store_errors("claim a reminder to speak")
     def _claim_stored(self, occurrence: Occurrence, now: datetime) -> Occurrence | None:
@@ -246,7 +245,7 @@ class Ledger:
                     updated_utc=now,
                 )
             ).rowcount
-        return self.get(occurrence.id) if changed else None
+        return self._stored(occurrence.id) if changed else None
 
     def spoken(self, occurrence_id: int, now: datetime) -> None:
         self._move([occurrence_id], ("delivering",), now, state="delivered")

@@ -26,7 +26,8 @@ from datetime import datetime, timedelta
 from companion.errors import CompanionError
 from companion.reminders.book import Reminder, ReminderBook
 from companion.reminders.clock import Clock
-from companion.reminders.ledger import Ledger, Occurrence
+from companion.reminders.ledger import Ledger
+from companion.reminders.occurrence import Occurrence
 from companion.reminders.recurrence import Due, Timing, expand, local, next_dues
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class Scheduler:
                 chore(now)
             except CompanionError as error:
                 log.error("a scheduler chore failed: %s", error)
+        self.ledger.write_back(now)  # what a full disk kept in memory, once it can be written again
         stored = self.ledger.mark()
         mark = stored or now - self.options.catch_up
         if self.book.revision() != self._revision:
