@@ -38,17 +38,15 @@ from companion.store.schema import marks, occurrences
 log = logging.getLogger(__name__)
 
 SCHEDULER_MARK = "scheduler"
-
-
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
 def _busy(error: StoreError) -> bool:
     """Locked by another writer (the web page) — not a database that cannot be written at all."""
     cause = getattr(error.__cause__, "orig", None)
-    return getattr(cause, "sqlite_errorcode", None) in (_SQLITE_BUSY, _SQLITE_LOCKED) or "locked" in str(
-        cause
-    )
+    code = getattr(cause, "sqlite_errorcode", None)
+    # The extended codes (SQLITE_BUSY_SNAPSHOT …) carry the primary one in their low byte.
+    return (code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)) or "locked" in str(cause)
 
 
 class Ledger:
