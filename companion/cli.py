@@ -211,7 +211,16 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         certfile, keyfile = str(certificate), str(key)
     limit_malloc_arenas()  # the web process shares the Pi's memory with the models
     return_large_allocations()
-    database = Database(data_dir(settings), settings.reminders.snapshots_kept, migrate_apart=True).open()
+    if args.hub:
+        if not settings.hub.database_url:
+            raise CompanionError(
+                "[hub] database_url is empty: the hub keeps its households in PostgreSQL.",
+                'Set it, e.g. database_url = "postgresql+psycopg:///companion" (the README\'s hub section).',
+            )
+        # Summaries imported for evaluators stay in the data directory beside it.
+        database = Database(data_dir(settings), url=settings.hub.database_url).open()
+    else:
+        database = Database(data_dir(settings), settings.reminders.snapshots_kept, migrate_apart=True).open()
     try:
         scheme = "https" if certfile else "http"
         log.info("the web page: %s://%s:%d", scheme, settings.web.host, settings.web.port)
@@ -277,7 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument(
         "--make-certificate", action="store_true", help="make the self-signed HTTPS certificate, then stop"
     )
-    web.set_defaults(func=cmd_web)
+    web.set_defaults(func=cmd_web, hub=False)
+
+    hub = commands.add_parser(
+        "hub", help="serve the same web page for many households, on PostgreSQL ([hub] database_url)"
+    )
+    hub.set_defaults(func=cmd_web, hub=True, make_certificate=False)
 
     pair_code = commands.add_parser("pair-code", help="make a one-time code for pairing a relative's account")
     pair_code.set_defaults(func=cmd_pair_code)

@@ -187,6 +187,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class HubSettings:
+    database_url: str = ""
+    """The hub's PostgreSQL database for `companion hub`, as an SQLAlchemy URL, e.g.
+    postgresql+psycopg:///companion (the local server, as the user running the hub). Keep passwords out
+    of it: use the server's peer authentication or ~/.pgpass."""
+
+
+@dataclass(frozen=True)
 class UsageSettings:
     keep_days: int = field(default=90, metadata=_range(14, 3650))
     """Days the daily usage counts are kept; older days are folded into weekly counts."""
@@ -209,6 +217,7 @@ class Settings:
     mind: MindSettings = MindSettings()
     reminders: ReminderSettings = ReminderSettings()
     web: WebSettings = WebSettings()
+    hub: HubSettings = HubSettings()
     usage: UsageSettings = UsageSettings()
     source: str = ""
     """The file these settings came from ('' for the defaults): shown by `companion doctor`."""

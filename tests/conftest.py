@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from companion.mind.build import load_catalogue
 from companion.store.catalogue import seed_catalogue
 from companion.store.database import Database
 
+from postgres import Server, private_server
 from tiny_models import make_tiny_gguf, make_tiny_piper_voice, make_tiny_whisper
 
 
@@ -68,10 +71,32 @@ def speech_wav_16k(speech_wav: Path) -> bytes:
     return pcm_of(speech_wav)
 
 
-@pytest.fixture
-def catalogue_database(tmp_path: Path) -> Iterator[Database]:
-    """A device's database with the shipped Danish group catalogue in it."""
-    with Database(tmp_path) as opened:
-        dialogs = Path(__file__).parent.parent / "dialogs"
-        seed_catalogue(opened.engine, load_catalogue(dialogs, "da"), "da")
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Server]:
+    """A private PostgreSQL server for the session (the hub's engine)."""
+    folder = Path(tempfile.mkdtemp(prefix="companion-pg-"))  # not under pytest's 0700 tree: postgres reads it
+    try:
+        with private_server(folder) as server:
+            yield server
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The device's SQLite file, and a PostgreSQL database as the hub has it: the web page on either."""
+    url = (
+        request.getfixturevalue("postgres_server").create_database()
+        if request.param == "postgresql"
+        else None
+    )
+    with Database(tmp_path, url=url) as opened:
         yield opened
+
+
+@pytest.fixture
+def catalogue_database(any_database: Database) -> Database:
+    """A database (SQLite, and PostgreSQL) with the shipped Danish group catalogue in it."""
+    dialogs = Path(__file__).parent.parent / "dialogs"
+    seed_catalogue(any_database.engine, load_catalogue(dialogs, "da"), "da")
+    return any_database

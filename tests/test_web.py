@@ -4,7 +4,6 @@ isolation, CSRF, throttling, bad input shown next to its field in the visitor's 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -32,9 +31,8 @@ NOW = utc("2026-03-02T09:00")  # a Monday morning
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    with Database(tmp_path) as opened:
-        yield opened
+def database(any_database: Database) -> Database:
+    return any_database  # SQLite (the device) and PostgreSQL (the hub)
 
 
 def browser(database: Database, address: str = "192.0.2.1") -> TestClient:

@@ -3,7 +3,6 @@ households, refusals with a stable reason; and schemathesis throws generated req
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,8 @@ NOW = utc("2026-03-02T09:00")
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    with Database(tmp_path) as opened:
-        yield opened
+def database(any_database: Database) -> Database:
+    return any_database  # SQLite (the device) and PostgreSQL (the hub)
 
 
 def client_of(database: Database) -> TestClient:

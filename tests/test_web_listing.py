@@ -4,9 +4,7 @@ household a stale list, nor one visitor's CSRF token to another."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -34,9 +32,8 @@ class MovingClock:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    with Database(tmp_path) as opened:
-        yield opened
+def database(any_database: Database) -> Database:
+    return any_database  # SQLite (the device) and PostgreSQL (the hub)
 
 
 def _relative(database: Database, clock: MovingClock, email: str, address: str) -> TestClient:
@@ -66,7 +63,7 @@ def test_a_kept_view_is_built_again_only_when_something_it_shows_changed(databas
     assert views.of(DEVICE_HOUSEHOLD, "count", count) == 1
 
     # Another process (the device) writes with its own connection and clock.
-    other = Database(database.directory).open()
+    other = Database(database.directory, url=database.url).open()
     try:
         clock.now += timedelta(seconds=1)
         ReminderBook(other.engine, clock).create("Læge", "2026-03-04T10:00")
@@ -88,7 +85,7 @@ def test_the_page_shows_what_the_device_did_with_a_reminder_at_once(database: Da
     reminder_id = int(re.findall(r"/reminders/(\d+)/edit", client.get("/reminders").text)[0])
 
     # The device, in its own process, speaks the reminder and later hears the button.
-    device = Database(database.directory).open()
+    device = Database(database.directory, url=database.url).open()
     try:
         spoken = START + timedelta(minutes=1)
         with writing(device.engine) as connection:

@@ -231,16 +231,33 @@ class Database:
     from one thread at a time (a scheduler thread and a device loop need a file).
     """
 
-    def __init__(self, directory: Path | None, snapshots_kept: int = 3, migrate_apart: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path | None,
+        snapshots_kept: int = 3,
+        migrate_apart: bool = False,
+        url: str | None = None,
+    ) -> None:
         self.directory = directory
         self.migrate_apart = migrate_apart
         """Migrate in a child process (companion/store/migrate_apart.py): for long-running processes."""
-        self.path = directory / DATABASE_NAME if directory is not None else None
+        self.url = url
+        """A PostgreSQL database (the hub's) instead of the data directory's SQLite file."""
+        self.path = directory / DATABASE_NAME if directory is not None and url is None else None
         self.snapshots_kept = snapshots_kept
         # Creating an engine connects to nothing; the first connection comes after open()'s checks.
-        self.engine = sqlite_engine(self.path)
+        self.engine = create_engine(url, pool_pre_ping=True) if url else sqlite_engine(self.path)
 
     def open(self) -> Database:
+        if self.url is not None:
+            try:
+                migrate(self.engine)  # PostgreSQL keeps its own backups: no snapshot, no restore here
+            except (OperationalError, DatabaseError) as error:
+                raise StoreError(
+                    f"Cannot prepare the hub's database: {error.orig}.",
+                    "Check [hub] database_url and that PostgreSQL runs.",
+                ) from error
+            return self
         if self.path is None:
             with writing(self.engine) as connection:
                 metadata.create_all(connection)  # a private RAM database: the tests' and the scenarios'

@@ -1,0 +1,62 @@
+"""`companion hub`: the same web page, for many households, on PostgreSQL (the first part of the hub)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from sqlalchemy import inspect
+
+from companion.store.database import Database
+
+from postgres import Server
+
+
+def _env(tmp_path: Path, extra: str) -> dict[str, str]:
+    config = tmp_path / "companion.toml"
+    config.write_text(f'[general]\ndata_dir = "{tmp_path / "data"}"\n{extra}')
+    return {**os.environ, "COMPANION_CONFIG": str(config)}
+
+
+def test_the_hub_refuses_to_start_without_its_database(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "companion.cli", "hub"], env=_env(tmp_path, ""), capture_output=True, text=True
+    )
+    assert result.returncode == 1 and "[hub] database_url is empty" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_hub_migrates_postgresql_and_serves_the_web_page(tmp_path: Path, postgres_server: Server) -> None:
+    url = postgres_server.create_database()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = _env(tmp_path, f'[hub]\ndatabase_url = "{url}"\n[web]\nhost = "127.0.0.1"\nport = {port}\n')
+    hub = subprocess.Popen(
+        [sys.executable, "-m", "companion.cli", "hub"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline, status = time.monotonic() + 60, 0
+        while time.monotonic() < deadline and hub.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as page:
+                    status = page.status
+                    break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200, hub.stderr.read() if hub.poll() is not None and hub.stderr else "no answer"
+    finally:
+        hub.send_signal(signal.SIGTERM)
+        hub.wait(timeout=30)
+    with Database(None, url=url) as database:  # the schema the device has, in PostgreSQL
+        tables = set(inspect(database.engine).get_table_names())
+    assert {"households", "reminders", "occurrences", "accounts", "usage_weeks", "alembic_version"} <= tables
