@@ -265,7 +265,10 @@ class DeviceLoop:
             self._desk.acknowledge()
         except CompanionError as error:
             log.error("could not record the acknowledgement: %s", error)  # it will be said again
-        self._show_reminder_waiting(False)
+        # Always said, not only when the light was last set to the reminder: a turn's light may have
+        # taken its place since, and the press must still end the reminder's light.
+        self._reminder_light = False
+        self._observers.publish(ReminderWaiting(False))
         heard = self._engines.phrases.say("reminder_heard")
         self._play(lambda: self._player.announce(heard, b"", lambda _completed: None))
         return True
