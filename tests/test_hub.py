@@ -60,3 +60,14 @@ def test_the_hub_migrates_postgresql_and_serves_the_web_page(tmp_path: Path, pos
     with Database(None, url=url) as database:  # the schema the device has, in PostgreSQL
         tables = set(inspect(database.engine).get_table_names())
     assert {"households", "reminders", "occurrences", "accounts", "usage_weeks", "alembic_version"} <= tables
+
+
+def test_a_database_url_that_is_not_one_is_said_plainly(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "companion.cli", "hub"],
+        env=_env(tmp_path, '[hub]\ndatabase_url = "my database"\n'),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and "is not a database address" in result.stderr
+    assert "postgresql+psycopg:///companion" in result.stderr and "Traceback" not in result.stderr

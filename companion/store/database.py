@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, pool, select
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
 from companion.errors import StoreError
 from companion.store.schema import DEVICE_HOUSEHOLD, device_events, households, metadata
@@ -168,6 +168,21 @@ def at_newest_revision(path: Path) -> bool:
     return row is not None and row[0] == newest_revision()
 
 
+def _postgresql_engine(url: str) -> Engine:
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except ImportError as error:
+        raise StoreError(
+            f"The hub's database driver is not installed ({error.name}).",
+            "Install it with: .venv/bin/pip install -e '.[hub]'",
+        ) from error
+    except ArgumentError as error:
+        raise StoreError(
+            f"[hub] database_url is not a database address: {error}.",
+            'Write it as "postgresql+psycopg:///companion" (user, host and port may come before the name).',
+        ) from error
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (creating it in an empty database)."""
     from alembic import command
@@ -246,7 +261,7 @@ class Database:
         self.path = directory / DATABASE_NAME if directory is not None and url is None else None
         self.snapshots_kept = snapshots_kept
         # Creating an engine connects to nothing; the first connection comes after open()'s checks.
-        self.engine = create_engine(url, pool_pre_ping=True) if url else sqlite_engine(self.path)
+        self.engine = _postgresql_engine(url) if url else sqlite_engine(self.path)
 
     def open(self) -> Database:
         if self.url is not None:
