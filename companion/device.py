@@ -200,9 +200,12 @@ class DeviceLoop:
             self._speak_due_reminder(endpointer)
 
     def _alive(self) -> None:
-        """The watchdog's heartbeat: this loop turned, and no turn is stuck."""
-        if self._on_alive is not None and self._player.running_for() < WEDGED_TURN_S:
-            self._on_alive()
+        """The watchdog's heartbeat: this loop turned, no turn is stuck, and the reminders' thread runs."""
+        if self._on_alive is None or self._player.running_for() >= WEDGED_TURN_S:
+            return
+        if self._desk is not None and self._desk.scheduler.stopped_unexpectedly:
+            return
+        self._on_alive()
 
     def _play(self, start: Callable[[], None]) -> bool:
         """Start a turn or announcement; a speaker that cannot be opened costs this reply, not the loop."""

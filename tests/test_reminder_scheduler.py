@@ -343,3 +343,17 @@ def test_a_failing_chore_never_costs_a_reminder(database: Database) -> None:
     desk.book.create("tag medicinen", "2026-12-03T10:00")
     clock.set(utc("2026-12-03T10:00"))
     assert [o.attempts for o in desk.round()] == [1]
+
+
+def test_a_scheduler_thread_that_ended_by_itself_is_told_apart_from_one_closed(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = Desk(database, ManualClock(utc("2026-12-03T09:00")))
+    assert not desk.scheduler.stopped_unexpectedly  # not started: nothing to miss
+    monkeypatch.setattr(desk.scheduler, "_run", lambda: None)  # a thread that ends on its own (a bug)
+    desk.scheduler.start()
+    assert desk.scheduler._thread is not None
+    desk.scheduler._thread.join(5)
+    assert desk.scheduler.stopped_unexpectedly  # the device loop then stops feeding systemd's watchdog
+    desk.scheduler.close()
+    assert not desk.scheduler.stopped_unexpectedly

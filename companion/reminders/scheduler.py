@@ -205,6 +205,11 @@ class Scheduler:
         self._thread = threading.Thread(target=self._run, name="reminders", daemon=True)
         self._thread.start()
 
+    @property
+    def stopped_unexpectedly(self) -> bool:
+        """Started, not closed, and yet its thread is gone: reminders would go unsaid (the watchdog asks)."""
+        return self._thread is not None and not self._thread.is_alive()
+
     def poke(self) -> None:
         """Something changed (a reminder made by voice, a press): look again now."""
         self._wake.set()
