@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from companion.store.database import Database
 from companion.web.app import create_app
 
 from clocks import ManualClock, utc
+from web_pages import free_port
 
 pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,12 +35,6 @@ SERIOUS = ("serious", "critical")
 QUIET = ("--disable-component-update", "--disable-sync", "--no-first-run", "--lang=da-DK")
 """Chromium must not try to reach Google: this machine's network is closed."""
 WCAG = "['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa']"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -188,12 +188,9 @@ def test_the_web_page_crashing_leaves_the_speech_loop_talking(
 ) -> None:
     """Two processes on one data folder, as the two services run them: the web page is killed outright
     (a crash), and the companion goes on answering."""
-    import socket
-    import urllib.request
+    from web_pages import free_port, login_answers
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = tmp_path / "both.toml"
     config.write_text(
         Path(dev_env["COMPANION_CONFIG"]).read_text() + f'[web]\nhost = "127.0.0.1"\nport = {port}\n'
@@ -214,16 +211,7 @@ def test_the_web_page_crashing_leaves_the_speech_loop_talking(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as page:
-                    assert page.status == 200
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the web page did not come up")
+        assert login_answers(port, web) == 200, "the web page did not come up"
         web.send_signal(signal.SIGKILL)
         assert web.wait(timeout=10) == -signal.SIGKILL
         assert device.stdin is not None and device.stdout is not None

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -16,6 +13,7 @@ from sqlalchemy import inspect
 from companion.store.database import Database
 
 from postgres import Server
+from web_pages import free_port, login_answers
 
 
 def _env(tmp_path: Path, extra: str) -> dict[str, str]:
@@ -34,9 +32,7 @@ def test_the_hub_refuses_to_start_without_its_database(tmp_path: Path) -> None:
 
 def test_the_hub_migrates_postgresql_and_serves_the_web_page(tmp_path: Path, postgres_server: Server) -> None:
     url = postgres_server.create_database()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = _env(tmp_path, f'[hub]\ndatabase_url = "{url}"\n[web]\nhost = "127.0.0.1"\nport = {port}\n')
     hub = subprocess.Popen(
         [sys.executable, "-m", "companion.cli", "hub"],
@@ -45,14 +41,7 @@ def test_the_hub_migrates_postgresql_and_serves_the_web_page(tmp_path: Path, pos
         stderr=subprocess.PIPE,
     )
     try:
-        deadline, status = time.monotonic() + 60, 0
-        while time.monotonic() < deadline and hub.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as page:
-                    status = page.status
-                    break
-            except OSError:
-                time.sleep(0.2)
+        status = login_answers(port, hub)
         assert status == 200, hub.stderr.read() if hub.poll() is not None and hub.stderr else "no answer"
     finally:
         hub.send_signal(signal.SIGTERM)

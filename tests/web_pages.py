@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
+import time
+import urllib.request
 from datetime import datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -62,3 +67,23 @@ def signed_in(
     token = csrf_of(client.get("/login").text)
     client.post("/login", data={"email": email, "password": PASSWORD, "csrf": token})
     return client
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def login_answers(port: int, server: subprocess.Popen[Any], seconds: float = 60) -> int:
+    """Ask a started `companion web`/`hub` for its login page until it answers: the HTTP status, or 0
+    when the server ended or did not answer in time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as page:
+                return int(page.status)
+        except OSError:
+            time.sleep(0.2)
+    return 0
