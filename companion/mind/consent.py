@@ -11,14 +11,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from companion.content import Phrases
 from companion.errors import StoreError
 from companion.mind.replies import Decision, Question, act
 from companion.store.database import writing
-from companion.store.schema import DEVICE_HOUSEHOLD, marks
+from companion.store.marks import read_mark, set_mark
+from companion.store.schema import DEVICE_HOUSEHOLD
 from companion.usage.store import ASK_MARK, decide
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,13 @@ log = logging.getLogger(__name__)
 def request_question(engine: Engine, now_utc: datetime) -> None:
     """The coordinator's "ask now": the device asks at the first turn of its next conversation."""
     with writing(engine) as connection:
-        connection.execute(delete(marks).where(marks.c.name == ASK_MARK))
-        connection.execute(insert(marks).values(name=ASK_MARK, value_utc=now_utc))
+        set_mark(connection, ASK_MARK, now_utc)
 
 
 def question_requested(engine: Engine) -> bool:
     """Whether the question waits for the next conversation."""
     with engine.connect() as connection:
-        return connection.scalar(select(marks.c.value_utc).where(marks.c.name == ASK_MARK)) is not None
+        return read_mark(connection, ASK_MARK) is not None
 
 
 @dataclass

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from companion.content import Phrases
@@ -20,7 +20,8 @@ from companion.errors import StoreError
 from companion.mind.replies import Decision, Question, act
 from companion.mind.understand import Reading
 from companion.store.database import writing
-from companion.store.schema import DEVICE_HOUSEHOLD, marks
+from companion.store.marks import read_mark, set_mark
+from companion.store.schema import DEVICE_HOUSEHOLD
 from companion.usage.store import LONELINESS_MARK, add, consent_of, iso_week, quarter_of
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class LonelinessScale:
         try:
             consent = consent_of(self.engine, self.household_id)
             with self.engine.connect() as connection:
-                last = connection.scalar(select(marks.c.value_utc).where(marks.c.name == LONELINESS_MARK))
+                last = read_mark(connection, LONELINESS_MARK)
         except (StoreError, SQLAlchemyError) as error:  # not being asked costs nothing; a lost reply would
             log.error("could not see whether the loneliness questions are due: %s", error)
             return False
@@ -74,8 +75,7 @@ class LonelinessScale:
         try:
             # Marked when offered, not when answered: a "nej" or an unfinished try waits for the next quarter.
             with writing(self.engine) as connection:
-                connection.execute(delete(marks).where(marks.c.name == LONELINESS_MARK))
-                connection.execute(insert(marks).values(name=LONELINESS_MARK, value_utc=_utc_naive(now)))
+                set_mark(connection, LONELINESS_MARK, _utc_naive(now))
         except SQLAlchemyError as error:
             log.error("could not note that the loneliness questions were offered: %s", error)
             return

@@ -33,7 +33,8 @@ from companion.reminders.held import HeldOccurrences
 from companion.reminders.occurrence import Occurrence
 from companion.reminders.recurrence import Due, wall_text
 from companion.store.database import store_errors, writing
-from companion.store.schema import marks, occurrences
+from companion.store.marks import read_mark, set_mark
+from companion.store.schema import occurrences
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Ledger:
     def mark(self) -> datetime | None:
         """Everything due up to this instant has been recorded (None: the scheduler never ran)."""
         with self.engine.connect() as connection:
-            return connection.scalar(select(marks.c.value_utc).where(marks.c.name == SCHEDULER_MARK))
+            return read_mark(connection, SCHEDULER_MARK)
 
     def write_back(self, now: datetime) -> bool:
         """What is held goes to the database, if it can be written again; True when nothing is held."""
@@ -127,11 +128,7 @@ class Ledger:
             ]
             if rows:
                 connection.execute(insert(occurrences), rows)
-            changed = connection.execute(
-                update(marks).where(marks.c.name == SCHEDULER_MARK).values(value_utc=mark)
-            ).rowcount
-            if not changed:
-                connection.execute(insert(marks).values(name=SCHEDULER_MARK, value_utc=mark))
+            set_mark(connection, SCHEDULER_MARK, mark)
 
     def in_state(self, *states: str) -> list[Occurrence]:
         with self._lock:

@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select
 
 from companion.errors import StoreError
 from companion.reminders.recurrence import local
 from companion.store.database import store_errors, writing
-from companion.store.schema import marks, occurrences, reminders
+from companion.store.marks import read_mark, set_mark
+from companion.store.schema import occurrences, reminders
 from companion.usage.store import Cell, add, add_within, fold_old_days
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class UsageKeeper:
     def _tally_reminders(self, now: datetime) -> None:
         # One transaction: an occurrence finished while counting is either counted now or after the mark.
         with writing(self.engine) as connection:
-            since = connection.scalar(select(marks.c.value_utc).where(marks.c.name == TALLY_MARK))
+            since = read_mark(connection, TALLY_MARK)
             done = connection.execute(
                 select(
                     occurrences.c.speak_utc,
@@ -100,10 +101,7 @@ class UsageKeeper:
             ).all()
             for day, cells in _reminder_counts([tuple(row) for row in done]).items():
                 add_within(connection, self.household_id, day, cells)
-            if since is None:
-                connection.execute(insert(marks).values(name=TALLY_MARK, value_utc=now))
-            else:
-                connection.execute(update(marks).where(marks.c.name == TALLY_MARK).values(value_utc=now))
+            set_mark(connection, TALLY_MARK, now)
 
 
 def _reminder_counts(done: Sequence[tuple[Any, ...]]) -> dict[date, dict[Cell, int]]:

@@ -95,55 +95,52 @@ def as_json(table: Cohort) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+WEEKLY_CHARTS: tuple[tuple[str, tuple[tuple[str, str, bool], ...]], ...] = (
+    (
+        "Weekly use",
+        (("used", "people who talked with it", True), ("conversations/total", "conversations", False)),
+    ),
+    (
+        "Suggestions offered and accepted",
+        (
+            ("suggestions_offered/total", "offered", False),
+            ("suggestions_accepted/total", "accepted", False),
+            ("suggestions_declined/total", "declined", False),
+        ),
+    ),
+    (
+        "Reminders heard and missed",
+        (("reminders_acknowledged", "heard", False), ("reminders_missed", "missed", False)),
+    ),
+    (
+        "Group sessions reminded of and attended (as the person said)",
+        (("sessions_reminded", "reminded of", False), ("sessions_attended", "attended", False)),
+    ),
+)
+"""Each weekly chart: its title and its bars (measure key, label, whether it counts people, not totals);
+titles and labels are translated by the catalogs (companion/web/locale)."""
+
+
 def charts(table: Cohort, gettext: Callable[[str], str]) -> list[Markup]:
     """The report's charts, in the reader's language."""
-    weeks, hidden = table.weeks, gettext("hidden")
-    return [
+    hidden = gettext("hidden")
+    weekly = [
         bar_chart(
-            gettext("Weekly use"),
-            weeks,
-            [
-                series(table, "used", gettext("people who talked with it"), people=True),
-                series(table, "conversations/total", gettext("conversations")),
-            ],
+            gettext(title),
+            table.weeks,
+            [series(table, key, gettext(label), people) for key, label, people in bars],
             hidden,
-        ),
-        bar_chart(
-            gettext("Suggestions offered and accepted"),
-            weeks,
-            [
-                series(table, "suggestions_offered/total", gettext("offered")),
-                series(table, "suggestions_accepted/total", gettext("accepted")),
-                series(table, "suggestions_declined/total", gettext("declined")),
-            ],
-            hidden,
-        ),
-        bar_chart(
-            gettext("Reminders heard and missed"),
-            weeks,
-            [
-                series(table, "reminders_acknowledged", gettext("heard")),
-                series(table, "reminders_missed", gettext("missed")),
-            ],
-            hidden,
-        ),
-        bar_chart(
-            gettext("Group sessions reminded of and attended (as the person said)"),
-            weeks,
-            [
-                series(table, "sessions_reminded", gettext("reminded of")),
-                series(table, "sessions_attended", gettext("attended")),
-            ],
-            hidden,
-        ),
-        bar_chart(
-            gettext("Loneliness score by quarter: people per score (3 hardly ever lonely – 9 often lonely)"),
-            LONELINESS_SCORES,
-            [scale_series(table, quarter) for quarter in table.quarters],
-            hidden,
-            ticks=LONELINESS_SCORES,
-        ),
+        )
+        for title, bars in WEEKLY_CHARTS
     ]
+    scale = bar_chart(
+        gettext("Loneliness score by quarter: people per score (3 hardly ever lonely – 9 often lonely)"),
+        LONELINESS_SCORES,
+        [scale_series(table, quarter) for quarter in table.quarters],
+        hidden,
+        ticks=LONELINESS_SCORES,
+    )
+    return [*weekly, scale]
 
 
 def as_html(table: Cohort) -> str:

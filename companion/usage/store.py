@@ -14,7 +14,8 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 
 from companion.store.database import store_errors, writing
-from companion.store.schema import marks, usage_consent, usage_days, usage_weeks
+from companion.store.marks import clear_mark
+from companion.store.schema import usage_consent, usage_days, usage_weeks
 from companion.usage.measures import check
 
 Cell = tuple[str, str]
@@ -62,7 +63,7 @@ def decide(engine: Engine, household_id: int, counted: bool, today: date) -> Non
     """Store the person's answer (the question is then answered). A "nej" — now or later — deletes every
     count the household had."""
     with writing(engine) as connection:
-        connection.execute(delete(marks).where(marks.c.name == ASK_MARK))
+        clear_mark(connection, ASK_MARK)
         connection.execute(delete(usage_consent).where(usage_consent.c.household_id == household_id))
         connection.execute(
             insert(usage_consent).values(
@@ -74,7 +75,7 @@ def decide(engine: Engine, household_id: int, counted: bool, today: date) -> Non
             )
         )
         if not counted:
-            connection.execute(delete(marks).where(marks.c.name == LONELINESS_MARK))
+            clear_mark(connection, LONELINESS_MARK)
             connection.execute(delete(usage_days).where(usage_days.c.household_id == household_id))
             connection.execute(delete(usage_weeks).where(usage_weeks.c.household_id == household_id))
 
