@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from companion.errors import CompanionError, SettingsError
 from companion.settings import Settings, data_dir, load_settings
 
 if TYPE_CHECKING:
+    from companion.hub.client import HubSync
     from companion.service import Notifier
     from companion.store.database import Database
     from hardware.factory import Hardware
@@ -99,6 +101,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         observers.add(ConsolePrinter())
     engines.mind.rules.agenda.book.on_change = desk.scheduler.poke  # a reminder made by voice: look now
     loop = DeviceLoop(settings, hardware, engines, observers, desk, on_alive=notifier.beat)
+    sync = _hub_sync(settings, database, desk.scheduler.clock.now)
     try:
         # A USB speakerphone missing at boot is a fault the running device recovers from, not a reason
         # to exit (and be restarted again and again).
@@ -119,6 +122,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             observers.publish(StageError("audio", speaker.code, speaker.message))
         observers.start()
         desk.scheduler.start()
+        if sync is not None:
+            sync.start()
         log.info("ready: %s", engines.phrases.say("ready"))
         notifier.ready(status.text())  # "listening", or what is missing since start-up
         loop.run()
@@ -129,6 +134,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         # A second Ctrl-C or SIGTERM must not cut the clean-up short and leave a model half-closed.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if sync is not None:
+            sync.close()
         desk.scheduler.close()
         loop.close()  # the turn under way ends first: the models must not vanish beneath it
         observers.flush()
@@ -138,6 +145,24 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         engines.close()
         database.close()
     return 0
+
+
+def _hub_sync(settings: Settings, database: Database, now: Callable[[], datetime]) -> HubSync | None:
+    """The sync with the hub, when there is one ([hub] url); None: the device is on its own, as before."""
+    if not settings.hub.url:
+        return None
+    from companion.hub.client import HubLink, HubSync, read_credential
+    from companion.reminders.recurrence import local
+
+    try:
+        link = HubLink(settings.hub.url, read_credential(data_dir(settings)), settings.hub.ca_file)
+    except CompanionError as error:
+        # The reminders it has are still said: a hub set up wrong is no reason for the device to stop.
+        log.error("no sync with the hub: %s", error)
+        return None
+    return HubSync(
+        database.engine, link, now, lambda: local(now()).date(), timedelta(seconds=settings.hub.sync_seconds)
+    )
 
 
 def _start_up_fault(error: CompanionError, notifier: Notifier, hardware: Hardware, database: Database) -> int:
@@ -212,19 +237,17 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     limit_malloc_arenas()  # the web process shares the Pi's memory with the models
     return_large_allocations()
     if args.hub:
-        if not settings.hub.database_url:
-            raise CompanionError(
-                "[hub] database_url is empty: the hub keeps its households in PostgreSQL.",
-                'Set it, e.g. database_url = "postgresql+psycopg:///companion" (the README\'s hub section).',
-            )
-        # Summaries imported for evaluators stay in the data directory beside it.
-        database = Database(data_dir(settings), url=settings.hub.database_url).open()
+        from companion.hub_commands import open_hub
+
+        database = open_hub(settings)
     else:
         database = Database(data_dir(settings), settings.reminders.snapshots_kept, migrate_apart=True).open()
     try:
         scheme = "https" if certfile else "http"
         log.info("the web page: %s://%s:%d", scheme, settings.web.host, settings.web.port)
-        app = create_app(database, settings.web, dialogs=dialogs_dir(settings), usage=settings.usage)
+        app = create_app(
+            database, settings.web, dialogs=dialogs_dir(settings), usage=settings.usage, hub=args.hub
+        )
         uvicorn.run(
             app, host=settings.web.host, port=settings.web.port, ssl_certfile=certfile, ssl_keyfile=keyfile
         )
@@ -301,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from companion.accounts_commands import register as register_accounts
     from companion.catalogue_commands import register as register_catalogue
+    from companion.hub_commands import register as register_hub
     from companion.report_commands import register as register_report
     from models.commands import register
 
@@ -308,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_catalogue(commands)
     register_accounts(commands)
     register_report(commands)
+    register_hub(commands)
     return parser
 
 

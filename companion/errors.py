@@ -91,3 +91,14 @@ class ReminderError(CompanionError):
     def __init__(self, message: str, fix: str = "", reason: str = "rule") -> None:
         super().__init__(message, fix)
         self.reason = reason
+
+
+class HubError(CompanionError):
+    """The hub could not be reached, refused this device's credential, or answered what sync cannot use."""
+
+    code = "hub"
+
+    def __init__(self, message: str, fix: str = "", refused: bool = False) -> None:
+        super().__init__(message, fix)
+        self.refused = refused
+        """The hub refused the credential (revoked or unknown): trying again will not help."""

@@ -192,6 +192,13 @@ class HubSettings:
     """The hub's PostgreSQL database for `companion hub`, as an SQLAlchemy URL, e.g.
     postgresql+psycopg:///companion (the local server, as the user running the hub). Keep passwords out
     of it: use the server's peer authentication or ~/.pgpass."""
+    url: str = ""
+    """On a device: the hub it syncs with, e.g. https://hub.example.dk (empty: no hub, the device is on its
+    own). Its credential is kept in <data_dir>/hub-credential by `companion hub-join`."""
+    ca_file: str = ""
+    """On a device: a certificate file to trust for the hub (its own CA); empty: the system's."""
+    sync_seconds: int = field(default=60, metadata=_range(10, 3600))
+    """On a device: how often it syncs with the hub."""
 
 
 @dataclass(frozen=True)

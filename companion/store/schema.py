@@ -12,6 +12,7 @@ Changes to these tables go through an Alembic migration in companion/store/migra
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -68,6 +70,9 @@ groups = Table(
     Column("source", String(16), nullable=False),
     Column("retired", Boolean, nullable=False),
     Column("updated_utc", DateTime, nullable=False),
+    # The hub's change version (docs/hub-sync.md): stamped by the hub's trigger; a device keeps the version of
+    # its copy; null for a device's own rows.
+    Column("version", BigInteger, nullable=True),
     CheckConstraint("format IN ('physical', 'online', 'phone')", name="format"),
     CheckConstraint("kind IN ('group', 'volunteer')", name="kind"),
 )
@@ -110,8 +115,14 @@ reminders = Table(
     Column("updated_utc", DateTime, nullable=False),
     # The web account that made it (for its list and the audit log); null when made by voice.
     Column("created_by", Integer, nullable=True),
+    # As for groups: the hub's change version of this row (of the copy, on a device).
+    Column("version", BigInteger, nullable=True),
+    # On a device: the hub's id of a reminder copied from the hub; null for the device's own.
+    Column("hub_id", Integer, nullable=True),
     CheckConstraint(f"asked_by IN {ASKERS}", name="asked_by"),
 )
+Index("uq_reminders_hub_id", reminders.c.hub_id, unique=True)
+Index("ix_reminders_version", reminders.c.household_id, reminders.c.version)
 
 occurrences = Table(
     "occurrences",
@@ -127,6 +138,9 @@ occurrences = Table(
     Column("attempts", Integer, nullable=False),
     Column("last_attempt_utc", DateTime, nullable=True),
     Column("updated_utc", DateTime, nullable=False),
+    # On a device: a counter bumped (by a trigger) at every change, so sync pushes only what changed since;
+    # on the hub: the device's counter of the change it holds, so an older push never overwrites a newer.
+    Column("change", Integer, nullable=True),
     # One row per occurrence is what makes "never delivered twice" hold across restarts: the row is
     # claimed before the reminder is spoken, and the autumn's repeated hour has one wall time.
     UniqueConstraint("reminder_id", "due_at", "lead", name="uq_occurrences_once"),
@@ -134,6 +148,7 @@ occurrences = Table(
     CheckConstraint(f"lead IN {LEADS}", name="lead"),
 )
 Index("ix_occurrences_state", occurrences.c.state)
+Index("ix_occurrences_change", occurrences.c.change)
 
 marks = Table(
     "marks",
@@ -276,3 +291,63 @@ def _counts(name: str, period: str, length: int) -> Table:
 
 usage_days = _counts("usage_days", "day", 10)
 usage_weeks = _counts("usage_weeks", "week", 8)
+
+
+# -- the hub and its devices (docs/hub-sync.md) ------------------------------------------------------------
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("household_id", Integer, ForeignKey("households.id", ondelete="CASCADE"), nullable=False),
+    # How a coordinator tells it apart ("Inger, Vesterbro").
+    Column("name", String(100), nullable=False),
+    # SHA-256 of the device's credential: a copy of the database lets no device in.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_utc", DateTime, nullable=False),
+    Column("revoked_utc", DateTime, nullable=True),
+    Column("last_sync_utc", DateTime, nullable=True),
+)
+
+sync_deletions = Table(
+    "sync_deletions",
+    metadata,
+    # A deleted reminder or group, as the hub's trigger records it: sent to devices as a tombstone.
+    Column("version", BigInteger, primary_key=True, autoincrement=False),
+    # The reminder's household; null for a group (every device has the catalogue).
+    Column("household_id", Integer, nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("row_id", String(64), nullable=False),
+)
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    # A device's own place in the exchange: the hub version pulled up to, the occurrence change pushed up to.
+    Column("name", String(64), primary_key=True),
+    Column("value", String(100), nullable=False),
+)
+
+fleet_weeks = Table(
+    "fleet_weeks",
+    metadata,
+    # Devices' weekly summaries on the hub, under the household's pseudonym only — never the device's id.
+    Column("pseudonym", String(32), nullable=False),
+    Column("week", String(8), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("count", Integer, nullable=False),
+    PrimaryKeyConstraint("pseudonym", "week", "key", name="pk_fleet_weeks"),
+)
+
+fleet_releases = Table(
+    "fleet_releases",
+    metadata,
+    # A period's cells as first shown once it had ended: later summaries never change what was published.
+    Column("period", String(8), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("people", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("suppressed", Boolean, nullable=False),
+    Column("released_utc", DateTime, nullable=False),
+    PrimaryKeyConstraint("period", "key", name="pk_fleet_releases"),
+)

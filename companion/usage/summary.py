@@ -15,6 +15,7 @@ still running would change with each new answer, and two reports a day apart wou
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -123,17 +124,23 @@ def read_summary(path: Path) -> dict[str, Any]:
         raise SummaryError(
             f"Cannot read {path}: {error}.", "Export the summary again from the device."
         ) from error
-    known = {key_of(measure, detail) for measure, details in MEASURES.items() for detail in details}
-    ok = isinstance(data, dict) and data.get("schema") == SCHEMA and isinstance(data.get("weeks"), dict)
-    for cells in data.get("weeks", {}).values() if ok else ():
-        ok = ok and isinstance(cells, dict)
-        ok = ok and all(key in known and type(value) is int and value >= 0 for key, value in cells.items())
-    if not ok:
+    if not check_summary(data):
         raise SummaryError(
             f"{path} is not a companion usage summary ({SCHEMA}).",
             "Export the summary again from the device.",
         )
     return dict(data)
+
+
+def check_summary(data: Any) -> bool:
+    """The schema, ISO weeks, and counts only of known measures: what may be kept from a device."""
+    known = {key_of(measure, detail) for measure, details in MEASURES.items() for detail in details}
+    ok = isinstance(data, dict) and data.get("schema") == SCHEMA and isinstance(data.get("weeks"), dict)
+    for week, cells in data.get("weeks", {}).items() if ok else ():
+        ok = ok and isinstance(week, str) and re.fullmatch(r"\d{4}-W\d{2}", week) is not None
+        ok = ok and isinstance(cells, dict)
+        ok = ok and all(key in known and type(value) is int and value >= 0 for key, value in cells.items())
+    return ok
 
 
 # -- a cohort ----------------------------------------------------------------------------------------------

@@ -39,6 +39,8 @@ WORKER_THREADS = 8
 """Threads for the handlers that write (forms, the API's changes). Handlers that only read run on the event
 loop itself: SQLite reads in WAL mode never wait for a writer, and a thread hand-off per page cost more
 than the page's own work (benchmarks/WEB.md)."""
+HUB_WORKER_THREADS = 24
+"""The hub's threads: more than SQLAlchemy's pool of PostgreSQL connections (5 + 10), so none stands idle."""
 LANGUAGE_COOKIE = "companion_language"
 
 
@@ -135,7 +137,9 @@ def create_app(
     now: Callable[[], datetime] = utc_now,
     dialogs: Path | None = None,
     usage: UsageSettings | None = None,
+    hub: bool = False,
 ) -> FastAPI:
+    """The web app; with `hub`, also the devices' sync endpoints (companion/hub/api.py)."""
     from companion.web import api, api_groups, coordinator, evaluation, group_forms, pages, reminder_forms
 
     web = Web(database, settings or WebSettings(), now)
@@ -148,7 +152,10 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # A household's page has a handful of visitors: a few worker threads serve them, where the default
         # forty would each keep memory of their own (and fight over the GIL on two cores).
-        to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        # The hub serves many devices' syncs, each mostly waiting on PostgreSQL: more threads pay there.
+        to_thread.current_default_thread_limiter().total_tokens = (
+            HUB_WORKER_THREADS if hub else WORKER_THREADS
+        )
         # What was made at start-up lives as long as the process: the garbage collector need not walk
         # through it again and again while pages are served.
         gc.freeze()
@@ -173,6 +180,10 @@ def create_app(
     app.include_router(evaluation.router)
     app.include_router(api.router)
     app.include_router(api_groups.router)
+    if hub:
+        from companion.hub import api as sync_api
+
+        app.include_router(sync_api.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def plain_error(request: Request, error: StarletteHTTPException) -> Response:

@@ -1,0 +1,89 @@
+"""The hub's sync endpoints (only `companion hub` serves them): a device presents its credential as a bearer
+token; an unknown or revoked one gets 401, and nothing else is said about it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from companion.hub import changes as hub
+from companion.hub.devices import Device, device_of
+from companion.web.app import Web
+
+router = APIRouter(prefix="/api/sync", tags=["sync"])
+Authorization = Annotated[str | None, Header()]
+WallTime = Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d$")]
+
+
+class OccurrenceState(BaseModel):
+    reminder_id: int = Field(description="The hub's id of the reminder.")
+    due_at: WallTime
+    lead: Literal["at", "morning", "before"]
+    speak_utc: datetime
+    state: Literal["pending", "delivering", "delivered", "acknowledged", "missed"]
+    attempts: int = Field(ge=0, le=1000)
+    last_attempt_utc: datetime | None = None
+    change: int = Field(ge=1, description="The device's own counter of this change: the higher one wins.")
+
+
+class Occurrences(BaseModel):
+    occurrences: list[OccurrenceState] = Field(max_length=2000)
+
+
+class DeviceHealth(BaseModel):
+    last_seen_utc: datetime
+    microphone_ok: bool
+    models_ok: bool
+    problem: str = Field(max_length=300)
+
+
+class Summary(BaseModel):
+    summary: dict[str, Any]
+    withdrawn: str = Field(default="", max_length=32, description="A pseudonym whose counts are to go.")
+
+
+class Taken(BaseModel):
+    taken: int
+
+
+def _device(request: Request, authorization: str | None) -> tuple[Web, Device]:
+    web: Web = request.app.state.web
+    scheme, _, credential = (authorization or "").partition(" ")
+    device = device_of(web.database.engine, credential.strip()) if scheme.lower() == "bearer" else None
+    if device is None:
+        raise HTTPException(401, "unknown or revoked device", headers={"WWW-Authenticate": "Bearer"})
+    return web, device
+
+
+@router.get("/changes")
+def changes(
+    request: Request, authorization: Authorization = None, since: Annotated[int, Query(ge=0)] = 0
+) -> dict[str, Any]:
+    """Reminders of this device's household and the catalogue changed after `since`, a page at a time."""
+    web, device = _device(request, authorization)
+    return hub.changes_since(web.database.engine, device, since)
+
+
+@router.post("/occurrences")
+def occurrences(request: Request, body: Occurrences, authorization: Authorization = None) -> Taken:
+    web, device = _device(request, authorization)
+    items = [item.model_dump() for item in body.occurrences]
+    return Taken(taken=hub.receive_occurrences(web.database.engine, device, items, web.now()))
+
+
+@router.post("/health")
+def health(request: Request, body: DeviceHealth, authorization: Authorization = None) -> Taken:
+    web, device = _device(request, authorization)
+    hub.receive_health(web.database.engine, device, body.model_dump(), web.now())
+    return Taken(taken=1)
+
+
+@router.post("/summary")
+def summary(request: Request, body: Summary, authorization: Authorization = None) -> Taken:
+    web, _device_itself = _device(request, authorization)  # who sent it is not kept with the counts
+    if not hub.summary_is_sound(body.summary) or (body.withdrawn and not body.withdrawn.isalnum()):
+        raise HTTPException(422, "not a companion usage summary")
+    return Taken(taken=hub.receive_summary(web.database.engine, body.summary, body.withdrawn))

@@ -1,0 +1,222 @@
+"""The hub's side of sync: the changes a device pulls, and what it pushes (docs/hub-sync.md).
+
+Every function takes the device already authenticated (devices.device_of) and touches only its household's
+rows: a device of household A can neither read nor write anything of B.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from companion.hub.devices import Device
+from companion.store.database import writing
+from companion.store.health import Health, record
+from companion.store.schema import devices, fleet_weeks, groups, occurrences, reminders, sync_deletions
+from companion.usage.summary import check_summary
+
+PAGE = 500
+"""Rows of a page: enough for a household's whole history at once, small enough for a Pi's memory."""
+
+REMINDER_FIELDS = (
+    "text",
+    "asked_by",
+    "asked_by_name",
+    "starts_at",
+    "rrule",
+    "group_id",
+    "urgent",
+    "created_utc",
+)
+GROUP_FIELDS = tuple(
+    column.name for column in groups.c if column.name not in ("id", "version", "updated_utc", "source")
+)
+OCCURRENCE_FIELDS = ("due_at", "lead", "speak_utc", "state", "attempts", "last_attempt_utc")
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def changes_since(engine: Engine, device: Device, since: int, limit: int = PAGE) -> dict[str, Any]:
+    """The household's reminders, the catalogue and their deletions changed after version `since`, oldest
+    first, at most `limit` — and every group those reminders point at, whatever its version, so a device
+    never holds a reminder of a group it does not know.
+
+    One snapshot (REPEATABLE READ) for the three reads; and as the triggers take versions under one lock
+    held to commit, every version below one seen here is committed too: the device can go on from the
+    page's last version without ever skipping a change."""
+    household = device.household_id
+    with (
+        engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection,
+        connection.begin(),
+    ):
+        found_reminders = connection.execute(
+            select(reminders)
+            .where(reminders.c.household_id == household, reminders.c.version > since)
+            .order_by(reminders.c.version)
+            .limit(limit)
+        ).all()
+        found_groups = connection.execute(
+            select(groups).where(groups.c.version > since).order_by(groups.c.version).limit(limit)
+        ).all()
+        deletions = connection.execute(
+            select(sync_deletions)
+            .where(
+                sync_deletions.c.version > since,
+                (sync_deletions.c.household_id == household) | sync_deletions.c.household_id.is_(None),
+            )
+            .order_by(sync_deletions.c.version)
+            .limit(limit)
+        ).all()
+        rows = sorted(
+            [("reminder", r) for r in found_reminders]
+            + [("group", g) for g in found_groups]
+            + [("deleted", d) for d in deletions],
+            key=lambda pair: int(pair[1].version),
+        )
+        # A source that filled its limit may have more beyond it, even when the merged page did not fill.
+        full = any(len(found) == limit for found in (found_reminders, found_groups, deletions))
+        page, more = rows[:limit], len(rows) > limit or full
+        wanted = {r.group_id for kind, r in page if kind == "reminder" and r.group_id}
+        sent = {g.id for kind, g in page if kind == "group"}
+        missing = wanted - sent
+        extra = connection.execute(select(groups).where(groups.c.id.in_(missing))).all() if missing else []
+    return {
+        "since": since,
+        "up_to": int(page[-1][1].version) if page else since,
+        "more": more,
+        "groups": [_group(g) for kind, g in page if kind == "group"] + [_group(g) for g in extra],
+        "reminders": [_reminder(r) for kind, r in page if kind == "reminder"],
+        "deleted": [
+            {"kind": d.kind, "id": d.row_id, "version": int(d.version)}
+            for kind, d in page
+            if kind == "deleted"
+        ],
+    }
+
+
+def _reminder(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "version": int(row.version),
+        **{name: _plain(getattr(row, name)) for name in REMINDER_FIELDS},
+    }
+
+
+def _group(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "version": int(row.version), **{name: getattr(row, name) for name in GROUP_FIELDS}}
+
+
+def receive_occurrences(
+    engine: Engine, device: Device, items: Sequence[Mapping[str, Any]], now: datetime
+) -> int:
+    """Upsert the device's occurrence states; returns how many were new or newer. Keyed by (reminder, due
+    time, lead) and kept only when the device's change counter is higher than the one held: a push sent twice,
+    or overtaken by a later one, changes nothing. Occurrences of reminders not of this device's household
+    (or deleted on the hub since) are ignored."""
+    if not items:
+        return 0
+    with writing(engine) as connection:
+        asked = {int(item["reminder_id"]) for item in items}
+        own = set(
+            connection.scalars(
+                select(reminders.c.id).where(
+                    reminders.c.id.in_(asked), reminders.c.household_id == device.household_id
+                )
+            )
+        )
+        taken = 0
+        for item in items:
+            if int(item["reminder_id"]) not in own:
+                continue
+            values = {
+                "reminder_id": int(item["reminder_id"]),
+                **{name: _instant(name, item[name]) for name in OCCURRENCE_FIELDS},
+                "change": int(item["change"]),
+                "updated_utc": now,
+            }
+            statement = pg_insert(occurrences).values(**values)
+            statement = statement.on_conflict_do_update(
+                constraint="uq_occurrences_once",
+                set_={
+                    name: statement.excluded[name] for name in (*OCCURRENCE_FIELDS, "change", "updated_utc")
+                },
+                where=occurrences.c.change.is_(None) | (occurrences.c.change < statement.excluded.change),
+            )
+            # RETURNING, not rowcount: a row the WHERE kept as it was returns nothing.
+            taken += len(connection.execute(statement.returning(occurrences.c.id)).all())
+        _seen(connection, device, now)
+    return taken
+
+
+def _instant(name: str, value: Any) -> Any:
+    """Instants as the columns hold them: naive UTC."""
+    if isinstance(value, str) and name.endswith("_utc"):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def receive_health(engine: Engine, device: Device, health: Mapping[str, Any], now: datetime) -> None:
+    """The device's last health, under its number on the hub (for coordinators: `companion devices list`)."""
+    record(
+        engine,
+        Health(
+            last_seen_utc=_instant("last_seen_utc", health["last_seen_utc"]),
+            microphone_ok=bool(health["microphone_ok"]),
+            models_ok=bool(health["models_ok"]),
+            problem=str(health["problem"])[:300],
+        ),
+        device=health_key(device.id),
+    )
+    with writing(engine) as connection:
+        _seen(connection, device, now)
+
+
+def health_key(device_id: int) -> str:
+    return f"hub-device-{device_id}"
+
+
+def receive_summary(engine: Engine, summary: Mapping[str, Any], withdrawn: str) -> int:
+    """A household's weekly counts, under its pseudonym only (who sent them is not kept): the weeks sent
+    replace those weeks' counts. `withdrawn`: a pseudonym whose counts go, because the person said "du må
+    ikke tælle mere" (or the device no longer counts)."""
+    with writing(engine) as connection:
+        if withdrawn:
+            connection.execute(delete(fleet_weeks).where(fleet_weeks.c.pseudonym == withdrawn))
+        if not summary.get("counted"):
+            return 0
+        pseudonym = str(summary["device"])
+        weeks = summary["weeks"]
+        connection.execute(
+            delete(fleet_weeks).where(
+                fleet_weeks.c.pseudonym == pseudonym, fleet_weeks.c.week.in_(list(weeks))
+            )
+        )
+        rows = [
+            {"pseudonym": pseudonym, "week": week, "key": key, "count": count}
+            for week, cells in weeks.items()
+            for key, count in cells.items()
+        ]
+        if rows:
+            connection.execute(insert(fleet_weeks), rows)
+    return len(rows)
+
+
+def summary_is_sound(summary: Any) -> bool:
+    if not isinstance(summary, dict) or not check_summary(summary):
+        return False
+    if not summary.get("counted"):
+        return True
+    pseudonym = summary.get("device")
+    return isinstance(pseudonym, str) and 8 <= len(pseudonym) <= 32 and pseudonym.isalnum()
+
+
+def _seen(connection: Connection, device: Device, now: datetime) -> None:
+    connection.execute(update(devices).where(devices.c.id == device.id).values(last_sync_utc=now))

@@ -1,0 +1,140 @@
+"""A device's side of sync, in its own SQLite database: applying the hub's pages, and what to push.
+
+A page and the version it brings the device to are written in one transaction, so a cut connection or a
+crash resumes from the last page applied; a page applied twice changes nothing (rows are keyed by the
+hub's ids, and a row older than the copy is skipped). Reminders the person made by voice are the device's
+own (no `hub_id`): sync never touches them, and does not send them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from companion.errors import HubError
+from companion.hub.changes import GROUP_FIELDS, OCCURRENCE_FIELDS, REMINDER_FIELDS
+from companion.store.database import store_errors, writing
+from companion.store.schema import DEVICE_HOUSEHOLD, groups, occurrences, reminders, sync_state
+
+PULLED = "pulled_version"
+PUSHED = "pushed_change"
+HUB_SOURCE = "hub"
+"""The `source` of a group copied from the hub: the shipped catalogue's seeding leaves it alone."""
+
+
+def read_state(engine: Engine, name: str, default: str = "") -> str:
+    with engine.connect() as connection:
+        return _state(connection, name, default)
+
+
+def _state(connection: Connection, name: str, default: str = "") -> str:
+    found = connection.scalar(select(sync_state.c.value).where(sync_state.c.name == name))
+    return str(found) if found is not None else default
+
+
+def write_state(connection: Connection, name: str, value: str) -> None:
+    if not connection.execute(
+        update(sync_state).where(sync_state.c.name == name).values(value=value)
+    ).rowcount:
+        connection.execute(insert(sync_state).values(name=name, value=value))
+
+
+def pulled_version(engine: Engine) -> int:
+    return int(read_state(engine, PULLED, "0"))
+
+
+def apply_page(engine: Engine, page: Mapping[str, Any], now: datetime) -> int:
+    """Apply one page of the hub's changes; returns how many rows changed here. Refuses a page that does
+    not follow on from this device's version (it would skip changes)."""
+    with writing(engine) as connection:
+        here = int(_state(connection, PULLED, "0"))
+        if int(page["since"]) != here:
+            raise HubError(
+                f"The hub sent changes since version {page['since']}, but this device is at {here}."
+            )
+        changed = sum(_apply_group(connection, group, now) for group in page["groups"])
+        changed += sum(_apply_reminder(connection, reminder, now) for reminder in page["reminders"])
+        for gone in page["deleted"]:
+            if gone["kind"] == "reminder":
+                changed += connection.execute(
+                    delete(reminders).where(reminders.c.hub_id == int(gone["id"]))
+                ).rowcount
+            elif gone["kind"] == "group":
+                changed += connection.execute(
+                    delete(groups).where(groups.c.id == str(gone["id"]), groups.c.source == HUB_SOURCE)
+                ).rowcount
+        write_state(connection, PULLED, str(max(here, int(page["up_to"]))))
+    return changed
+
+
+def _apply_group(connection: Connection, group: Mapping[str, Any], now: datetime) -> int:
+    held = connection.execute(select(groups.c.version).where(groups.c.id == group["id"])).first()
+    if held is not None and held.version is not None and held.version >= group["version"]:
+        return 0  # this copy is as new already (a page again, or a group sent with a reminder)
+    values = {name: group[name] for name in GROUP_FIELDS}
+    values.update(version=group["version"], source=HUB_SOURCE, updated_utc=now)
+    if held is None:
+        connection.execute(insert(groups).values(id=group["id"], **values))
+    else:
+        connection.execute(update(groups).where(groups.c.id == group["id"]).values(**values))
+    return 1
+
+
+def _apply_reminder(connection: Connection, reminder: Mapping[str, Any], now: datetime) -> int:
+    held = connection.execute(
+        select(reminders.c.id, reminders.c.version).where(reminders.c.hub_id == reminder["id"])
+    ).first()
+    if held is not None and held.version is not None and held.version >= reminder["version"]:
+        return 0
+    values = {name: reminder[name] for name in REMINDER_FIELDS}
+    values["created_utc"] = datetime.fromisoformat(values["created_utc"])
+    # The device's own time of the change: the scheduler and the page notice it by `updated_utc`, which
+    # must move forward on this device's clock, whatever the hub's clock said.
+    values.update(version=reminder["version"], updated_utc=now)
+    if held is None:
+        connection.execute(
+            insert(reminders).values(
+                hub_id=reminder["id"], household_id=DEVICE_HOUSEHOLD, created_by=None, **values
+            )
+        )
+    else:
+        connection.execute(update(reminders).where(reminders.c.id == held.id).values(**values))
+    return 1
+
+
+def changed_occurrences(engine: Engine, limit: int = 500) -> tuple[list[dict[str, Any]], int]:
+    """The states of occurrences of the hub's reminders changed since the last push, oldest change first,
+    and the change counter a successful push of them brings the device to."""
+    after = int(read_state(engine, PUSHED, "0"))
+    query = (
+        select(occurrences, reminders.c.hub_id)
+        .join(reminders, reminders.c.id == occurrences.c.reminder_id)
+        .where(occurrences.c.change > after)
+        .order_by(occurrences.c.change)
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    found = [
+        {
+            "reminder_id": row.hub_id,
+            **{name: _text(getattr(row, name)) for name in OCCURRENCE_FIELDS},
+            "change": row.change,
+        }
+        for row in rows
+        if row.hub_id is not None
+    ]
+    return found, max((row.change for row in rows), default=after)
+
+
+def _text(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@store_errors("note the hub sync's state")
+def keep_state(engine: Engine, name: str, value: str) -> None:
+    with writing(engine) as connection:
+        write_state(connection, name, value)

@@ -1,0 +1,370 @@
+"""Sync between the hub (`companion hub` as its own process, on the private PostgreSQL server, over real
+HTTPS) and devices (each its own SQLite database): changes pulled by version, states pushed back,
+idempotent and resumable, credentials revocable, households kept apart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import time, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from companion.errors import HubError
+from companion.hub.changes import changes_since
+from companion.hub.devices import Device, add_device, device_of, revoke_device
+from companion.hub.replica import apply_page, changed_occurrences, pulled_version
+from companion.reminders.book import ReminderBook
+from companion.reminders.ledger import Ledger
+from companion.reminders.occurrence import Occurrence
+from companion.reminders.recurrence import Due, local
+from companion.store.catalogue import retire_group, save_group
+from companion.store.database import Database, utc_now, writing
+from companion.store.schema import fleet_weeks, groups, occurrences, reminders
+from companion.usage.store import decide
+
+from hub_fleet import HubProcess, SimulatedDevice, household_with_device, relative_of
+from postgres import Server
+from web_pages import PASSWORD
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, postgres_server: Server) -> Iterator[HubProcess]:
+    process = HubProcess(tmp_path_factory.mktemp("hub"), postgres_server.create_database(), tls=True)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def hub_database(hub: HubProcess) -> Iterator[Database]:
+    with Database(None, url=hub.database_url) as database:
+        yield database
+
+
+def _device(tmp_path: Path, hub: HubProcess, credential: str, name: str = "device") -> SimulatedDevice:
+    return SimulatedDevice(tmp_path / name, hub.url, credential, str(hub.certificate))
+
+
+def _later(minutes: int) -> str:
+    return (local(utc_now()) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_a_relatives_reminder_on_the_hub_reaches_the_device_and_what_it_said_comes_back(
+    hub: HubProcess, hub_database: Database, tmp_path: Path
+) -> None:
+    household, _device_id, credential = household_with_device(hub_database, "Inger")
+    relative_of(hub_database, household, "anne@example.dk")
+    api = httpx.Client(base_url=hub.url, verify=hub.trust())
+    token = api.post("/api/session", json={"email": "anne@example.dk", "password": PASSWORD}).json()["token"]
+    api.headers["Authorization"] = f"Bearer {token}"
+    made = api.post("/api/reminders", json={"text": "tag pillerne", "starts_at": _later(30)})
+    assert made.status_code == 201, made.text
+
+    device = _device(tmp_path, hub, credential)
+    try:
+        assert device.sync().pulled == 1
+        ((hub_id, (text, starts_at, rule)),) = device.hub_reminders().items()
+        assert (hub_id, text, starts_at, rule) == (made.json()["id"], "tag pillerne", _later(30), None)
+        (copy,) = ReminderBook(device.database.engine).all()
+        assert (copy.asked_by, copy.asked_by_name) == ("relative", "Anne")  # said as "Anne bad mig …"
+
+        # The device says it and the person presses: the state goes back to the hub, for Anne's page.
+        ledger = Ledger(device.database.engine)
+        claimed = _claimed(ledger, copy.id)
+        ledger.spoken(claimed.id, utc_now())
+        assert ledger.acknowledge(utc_now()) == [claimed.id]
+        assert device.sync().pushed >= 1
+        history = api.get(f"/api/reminders/{hub_id}").json()["history"]
+        assert [entry["state"] for entry in history] == ["acknowledged"]
+        assert device.sync().pushed == 0  # nothing new: nothing sent again
+    finally:
+        device.close()
+        api.close()
+
+
+def test_edits_and_deletions_follow_and_a_page_applied_twice_changes_nothing(
+    hub: HubProcess, hub_database: Database, tmp_path: Path
+) -> None:
+    household, device_id, credential = household_with_device(hub_database, "Karl")
+    book = ReminderBook(hub_database.engine)
+    kept = book.create(
+        "kaffe med Bent", _later(60), household_id=household, asked_by="relative", asked_by_name="Bo"
+    )
+    gone = book.create(
+        "ring til lægen", _later(90), household_id=household, asked_by="relative", asked_by_name="Bo"
+    )
+    device = _device(tmp_path, hub, credential)
+    try:
+        device.sync()
+        book.update(kept.id, "kaffe med Bent og Lis", _later(75), "FREQ=WEEKLY")
+        book.delete(gone.id)
+        device.sync()
+        assert device.hub_reminders() == {kept.id: ("kaffe med Bent og Lis", _later(75), "FREQ=WEEKLY")}
+
+        # A page seen twice (a connection cut after the device applied it): the second is refused, as it
+        # does not follow on from where the device is — and applying its rows again would change nothing.
+        here = pulled_version(device.database.engine)
+        who = _device_record(hub_database, device_id)
+        page = changes_since(hub_database.engine, who, 0)
+        with pytest.raises(HubError, match="this device is at"):
+            apply_page(device.database.engine, page, utc_now())
+        again = {**page, "since": here, "up_to": here}
+        assert apply_page(device.database.engine, again, utc_now()) == 0
+        assert device.hub_reminders() == {kept.id: ("kaffe med Bent og Lis", _later(75), "FREQ=WEEKLY")}
+    finally:
+        device.close()
+
+
+def test_small_pages_resume_where_they_stopped(hub_database: Database, tmp_path: Path) -> None:
+    household, device_id, _credential = household_with_device(hub_database, "Edith")
+    book = ReminderBook(hub_database.engine)
+    made = [
+        book.create(
+            f"gå en tur nr. {n}",
+            _later(120 + n),
+            household_id=household,
+            asked_by="relative",
+            asked_by_name="Ib",
+        )
+        for n in range(7)
+    ]
+    who = _device_record(hub_database, device_id)
+    with Database(tmp_path) as device:
+        pages = 0
+        while True:
+            page = changes_since(hub_database.engine, who, pulled_version(device.engine), limit=3)
+            apply_page(device.engine, page, utc_now())
+            pages += 1
+            if not page["more"]:
+                break
+        assert pages >= 3
+        with device.engine.connect() as connection:
+            held = set(connection.scalars(select(reminders.c.hub_id).where(reminders.c.hub_id.is_not(None))))
+        assert held == {reminder.id for reminder in made}
+
+
+def test_the_catalogue_reaches_every_device_and_a_reminder_brings_its_group(
+    hub: HubProcess, hub_database: Database, tmp_path: Path
+) -> None:
+    from companion.mind.catalogue import Group
+
+    group = Group(
+        id="strikkecafe-hub",
+        name="Strikkecafé i Kulturhuset",
+        description="Vi strikker og drikker kaffe.",
+        interests=("strik",),
+        format="physical",
+        place="Kulturhuset",
+        rrule="FREQ=WEEKLY;BYDAY=TU",
+        first_day=None,
+        start=time(14, 0),
+        minutes=120,
+        contact="Lone, 12 34 56 78",
+        kind="group",
+        skills=(),
+    )
+    save_group(hub_database.engine, group, "da", utc_now())
+    household, _device_id, credential = household_with_device(hub_database, "Ruth")
+    ReminderBook(hub_database.engine).create(
+        "strikkecafé",
+        _later(200),
+        household_id=household,
+        group_id=group.id,
+        asked_by="coordinator",
+        asked_by_name="Lone",
+    )
+    device = _device(tmp_path, hub, credential)
+    try:
+        device.sync()
+        with device.database.engine.connect() as connection:
+            row = connection.execute(select(groups).where(groups.c.id == group.id)).one()
+        assert (row.name, row.source, row.retired) == ("Strikkecafé i Kulturhuset", "hub", False)
+        retire_group(hub_database.engine, group.id, utc_now())
+        device.sync()
+        with device.database.engine.connect() as connection:
+            assert connection.scalar(select(groups.c.retired).where(groups.c.id == group.id)) is True
+    finally:
+        device.close()
+
+
+def test_a_revoked_device_is_refused_and_keeps_its_own_copy(
+    hub: HubProcess, hub_database: Database, tmp_path: Path
+) -> None:
+    household, device_id, credential = household_with_device(hub_database, "Poul")
+    ReminderBook(hub_database.engine).create(
+        "bingo", _later(300), household_id=household, asked_by="relative", asked_by_name="Mia"
+    )
+    device = _device(tmp_path, hub, credential)
+    try:
+        device.sync()
+        assert revoke_device(hub_database.engine, device_id, utc_now())
+        with pytest.raises(HubError) as refused:
+            device.sync()
+        assert refused.value.refused and "refused this device's credential" in refused.value.message
+        assert [text for text, _at, _rule in device.hub_reminders().values()] == [
+            "bingo"
+        ]  # still said at its time
+        raw = httpx.get(f"{hub.url}/api/sync/changes", verify=hub.trust())
+        assert raw.status_code == 401  # and no credential at all is refused the same way
+    finally:
+        device.close()
+
+
+def test_household_isolation_across_the_hub(hub: HubProcess, hub_database: Database, tmp_path: Path) -> None:
+    a, _device_a, credential_a = household_with_device(hub_database, "A")
+    b, _device_b, credential_b = household_with_device(hub_database, "B")
+    book = ReminderBook(hub_database.engine)
+    of_b = book.create(
+        "B's hemmelighed", _later(400), household_id=b, asked_by="relative", asked_by_name="Bo"
+    )
+    book.create("A's aftale", _later(400), household_id=a, asked_by="relative", asked_by_name="Al")
+    relative_of(hub_database, a, "relative-a@example.dk", "Al")
+
+    device_a = _device(tmp_path, hub, credential_a, "a")
+    device_b = _device(tmp_path, hub, credential_b, "b")
+    try:
+        device_a.sync()
+        assert [text for text, _at, _rule in device_a.hub_reminders().values()] == ["A's aftale"]
+        # A's device pushes a state for B's reminder: the hub ignores it.
+        forged = {
+            "reminder_id": of_b.id,
+            "due_at": _later(400),
+            "lead": "at",
+            "speak_utc": utc_now().isoformat(),
+            "state": "missed",
+            "attempts": 3,
+            "last_attempt_utc": None,
+            "change": 10_000,
+        }
+        assert device_a.link.post("/api/sync/occurrences", {"occurrences": [forged]}) == {"taken": 0}
+        with hub_database.engine.connect() as connection:
+            assert (
+                connection.scalars(select(occurrences).where(occurrences.c.reminder_id == of_b.id)).all()
+                == []
+            )
+        device_b.sync()
+        assert [text for text, _at, _rule in device_b.hub_reminders().values()] == ["B's hemmelighed"]
+        # A relative of A, on the hub's page and API, reaches nothing of B.
+        api = httpx.Client(base_url=hub.url, verify=hub.trust())
+        token = api.post("/api/session", json={"email": "relative-a@example.dk", "password": PASSWORD}).json()
+        api.headers["Authorization"] = f"Bearer {token['token']}"
+        assert api.get(f"/api/reminders/{of_b.id}").status_code == 404
+        assert api.delete(f"/api/reminders/{of_b.id}").status_code == 404
+        assert [r["text"] for r in api.get("/api/reminders").json()] == ["A's aftale"]
+        api.close()
+    finally:
+        device_a.close()
+        device_b.close()
+
+
+def test_the_weekly_counts_go_under_the_pseudonym_and_go_away_when_the_person_says_no(
+    hub: HubProcess, hub_database: Database, tmp_path: Path
+) -> None:
+    _household, _device_id, credential = household_with_device(hub_database, "Alma")
+    device = _device(tmp_path, hub, credential)
+    try:
+        today = local(utc_now()).date()
+        decide(device.database.engine, 1, True, today - timedelta(days=3))
+        from companion.usage.store import add, consent_of
+
+        add(device.database.engine, 1, today, {("turns", ""): 4})
+        consent = consent_of(device.database.engine, 1)
+        assert consent is not None
+        device.sync()
+        with hub_database.engine.connect() as connection:
+            kept = connection.execute(
+                select(fleet_weeks).where(fleet_weeks.c.pseudonym == consent.pseudonym)
+            ).all()
+        assert [(row.key, row._mapping["count"]) for row in kept] == [("turns", 4)]
+        device.sync()  # the same day: not sent again (nothing changed), nothing doubled
+        decide(device.database.engine, 1, False, today)  # "du må ikke tælle mere"
+        device.sync()
+        with hub_database.engine.connect() as connection:
+            left = connection.execute(
+                select(fleet_weeks).where(fleet_weeks.c.pseudonym == consent.pseudonym)
+            ).all()
+        assert left == []
+    finally:
+        device.close()
+
+
+def test_an_older_state_never_overwrites_a_newer_one(hub_database: Database, tmp_path: Path) -> None:
+    household, device_id, _credential = household_with_device(hub_database, "Vera")
+    reminder = ReminderBook(hub_database.engine).create(
+        "frisør", _later(500), household_id=household, asked_by="relative", asked_by_name="Jo"
+    )
+    who = _device_record(hub_database, device_id)
+    from companion.hub.changes import receive_occurrences
+
+    base = {
+        "reminder_id": reminder.id,
+        "due_at": _later(500),
+        "lead": "at",
+        "speak_utc": utc_now().isoformat(),
+    }
+    newer = {**base, "state": "acknowledged", "attempts": 1, "last_attempt_utc": None, "change": 5}
+    older = {**base, "state": "delivered", "attempts": 1, "last_attempt_utc": None, "change": 4}
+    assert receive_occurrences(hub_database.engine, who, [newer], utc_now()) == 1
+    assert receive_occurrences(hub_database.engine, who, [older, newer], utc_now()) == 0
+    with hub_database.engine.connect() as connection:
+        states = connection.scalars(
+            select(occurrences.c.state).where(occurrences.c.reminder_id == reminder.id)
+        ).all()
+    assert states == ["acknowledged"]
+
+
+def test_the_device_counts_every_change_of_an_occurrence(tmp_path: Path) -> None:
+    with Database(tmp_path) as device:
+        book = ReminderBook(device.engine)
+        reminder = book.create("te", _later(10))
+        with writing(device.engine) as connection:
+            connection.execute(update(reminders).values(hub_id=77))
+        ledger = Ledger(device.engine)
+        claimed = _claimed(ledger, reminder.id)
+        first, up_to = changed_occurrences(device.engine)
+        ledger.spoken(claimed.id, utc_now())
+        second, later = changed_occurrences(device.engine)
+        assert [item["state"] for item in first] == ["delivering"] and [i["state"] for i in second] == [
+            "delivered"
+        ]
+        assert later > up_to and first[0]["reminder_id"] == 77
+        book.delete(reminder.id)  # the highest counted row goes: the next change still counts higher
+        other = book.create("kage", _later(20))
+        _claimed(ledger, other.id)
+        with device.engine.connect() as connection:
+            assert (connection.scalar(select(occurrences.c.change)) or 0) > later
+
+
+def test_a_credential_is_kept_only_as_its_hash(hub_database: Database) -> None:
+    household, _device_id, _credential = household_with_device(hub_database, "Gerda")
+    device, credential = add_device(hub_database.engine, household, "reserve", utc_now())
+    assert device_of(hub_database.engine, credential) == device
+    with hub_database.engine.connect() as connection:
+        from companion.store.schema import devices
+
+        stored = connection.execute(
+            select(devices.c.token_hash).where(devices.c.id == device.id)
+        ).scalar_one()
+    assert credential not in stored and len(stored) == 64
+    assert device_of(hub_database.engine, credential + "x") is None
+    assert device_of(hub_database.engine, "not a credential") is None
+
+
+def _device_record(hub_database: Database, device_id: int) -> Device:
+    from companion.hub.devices import list_devices
+
+    return next(device for device in list_devices(hub_database.engine) if device.id == device_id)
+
+
+def _claimed(ledger: Ledger, reminder_id: int) -> Occurrence:
+    """An occurrence of the reminder due now, claimed for speaking, as the scheduler and desk do it."""
+    now = utc_now()
+    wall = local(now).replace(tzinfo=None, second=0, microsecond=0)
+    ledger.record([Due(reminder_id, wall, "at", now)], [], now)
+    pending = next(o for o in ledger.in_state("pending") if o.reminder_id == reminder_id)
+    claimed = ledger.claim(pending, now)
+    assert claimed is not None
+    return claimed
