@@ -305,6 +305,52 @@ def check_disk(settings: Settings) -> list[Finding]:
     ]
 
 
+SYNC_LATE = timedelta(hours=1)
+"""A device that has not reached its hub for this long leaves relatives' changes unheard."""
+
+
+def check_hub(settings: Settings) -> list[Finding]:
+    """The hub this device syncs with: the credential, and how the running companion's sync went."""
+    import sqlite3
+
+    from companion.hub.client import LAST_OK, PROBLEM, credential_path, read_credential
+    from companion.store.database import DATABASE_NAME
+
+    if not settings.hub.url:
+        return [Finding(True, "Hub: none set ([hub] url); the device keeps its reminders on its own")]
+    try:
+        read_credential(data_dir(settings))
+    except CompanionError as error:
+        return [Finding(False, f"Hub {settings.hub.url}: {error.message}", error.fix)]
+    state: dict[str, str] = {}
+    try:
+        connection = sqlite3.connect(f"file:{data_dir(settings) / DATABASE_NAME}?mode=ro", uri=True)
+        try:
+            state = dict(connection.execute("SELECT name, value FROM sync_state").fetchall())
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        pass  # no database yet: nothing synced yet
+    if state.get(PROBLEM):
+        refused = "refused" in state[PROBLEM]
+        fix = (
+            "Ask the hub's coordinator for a new credential (companion devices add), then: companion hub-join"
+            if refused
+            else "Check the network and the address; the device goes on with its own copy meanwhile."
+        )
+        return [Finding(False, f"Hub {settings.hub.url}: {state[PROBLEM]}", fix)]
+    last = state.get(LAST_OK, "")
+    late = not last or datetime.fromisoformat(last) < datetime.now(UTC).replace(tzinfo=None) - SYNC_LATE
+    return [
+        Finding(
+            not late,
+            f"Hub {settings.hub.url}: credential in {credential_path(data_dir(settings))}; "
+            + (f"last synced {last} UTC" if last else "never synced yet"),
+            "Is the companion running? Try `companion sync` to see what the hub answers.",
+        )
+    ]
+
+
 def run_doctor(settings: Settings, out: TextIO | None = None, manifest_path: Path | None = None) -> int:
     out = out or sys.stdout
     findings: list[Finding] = []
@@ -316,6 +362,7 @@ def run_doctor(settings: Settings, out: TextIO | None = None, manifest_path: Pat
         check_database,
         check_disk,
         check_clock,
+        check_hub,
     ):
         findings += check(settings)
     findings += check_models(settings, manifest_path)

@@ -17,7 +17,9 @@ from sqlalchemy import func, select
 
 from companion.hub.client import HubLink, SyncReport, sync_once
 from companion.hub.devices import add_device, add_household
-from companion.reminders.recurrence import local
+from companion.reminders.ledger import Ledger
+from companion.reminders.occurrence import Occurrence
+from companion.reminders.recurrence import Due, local
 from companion.store.database import Database, utc_now, writing
 from companion.store.schema import occurrences, reminders
 from companion.web.accounts import Account, create_account
@@ -119,6 +121,18 @@ class SimulatedDevice:
     def close(self) -> None:
         self.link.close()
         self.database.close()
+
+
+def claimed(ledger: Ledger, reminder_id: int, wall: datetime | None = None) -> Occurrence:
+    """An occurrence of the reminder (due now, or at `wall`) claimed for speaking, as the scheduler and the
+    desk do it."""
+    now = utc_now()
+    due = wall or local(now).replace(tzinfo=None, second=0, microsecond=0)
+    ledger.record([Due(reminder_id, due, "at", now)], [], now)
+    pending = next(o for o in ledger.in_state("pending") if o.reminder_id == reminder_id)
+    found = ledger.claim(pending, now)
+    assert found is not None
+    return found
 
 
 def household_with_device(hub: Database, name: str) -> tuple[int, int, str]:

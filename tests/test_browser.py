@@ -15,17 +15,19 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
-from test_device_reminders import RunningDevice
 
 from companion.store.database import Database
 from companion.web.app import create_app
 
 from clocks import ManualClock, utc
+from postgres import Server
+from running_device import RunningDevice
 from web_pages import free_port
 
 pytestmark = pytest.mark.browser
@@ -61,6 +63,39 @@ def site(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, 
 
 
 @pytest.fixture
+def hub_site(tmp_path: Path, postgres_server: Server) -> Iterator[tuple[str, ManualClock, Database]]:
+    """`companion hub` over HTTPS on a free port, on its own PostgreSQL database: what relatives anywhere
+    reach, while the device reaches it only outbound."""
+    import uvicorn
+
+    from companion.web.tls import make_certificate
+
+    clock = ManualClock(utc("2026-03-02T09:00"))
+    database = Database(None, url=postgres_server.create_database()).open()
+    certificate, key = make_certificate(tmp_path / "hub")
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(database, now=clock.now, hub=True),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ssl_certfile=str(certificate),
+        ssl_keyfile=str(key),
+    )
+    server = uvicorn.Server(config)
+    runner = threading.Thread(target=server.run, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    yield f"https://127.0.0.1:{port}", clock, database
+    server.should_exit = True
+    runner.join(10)
+    database.close()
+
+
+@pytest.fixture
 def page() -> Iterator[Any]:
     if not CHROMIUM.exists() or not AXE.exists():
         pytest.fail("the browser tests need Debian's chromium and axe-core: run ./install.sh --test")
@@ -77,7 +112,8 @@ def page() -> Iterator[Any]:
             ],
         )
         # bypass_csp only so the test can inject axe-core; the site's own pages never need it.
-        context = browser.new_context(locale="da-DK", bypass_csp=True)
+        # The hub's self-signed certificate in these tests: a real hub has one from a public CA (README).
+        context = browser.new_context(locale="da-DK", bypass_csp=True, ignore_https_errors=True)
         yield context.new_page()
         browser.close()
 
@@ -144,6 +180,75 @@ def test_pair_remind_speak_acknowledge_and_see_it_heard(
     accessible(page, "reminders-heard")
     page.goto(f"{url}/reminders/999/nothing")
     accessible(page, "not-found")
+
+
+def test_through_the_hub_a_relative_anywhere_sets_a_reminder_and_the_device_speaks_it_on_time(
+    hub_site: tuple[str, ManualClock, Database],
+    page: Any,
+    mock_pins: MockFactory,
+    tiny_gguf: Path,
+    tiny_piper_voice: Path,
+    tmp_path: Path,
+) -> None:
+    """The hub's done-when: the daughter in Aarhus pairs on the hub and sets a reminder; the device in
+    Copenhagen, which only ever connects out to the hub, speaks it at its minute; she sees it was heard."""
+    from companion.hub.client import HubLink, HubSync
+    from companion.hub.devices import add_device, add_household
+    from companion.reminders.recurrence import local
+    from companion.web.pairing import new_code
+
+    url, clock, hub = hub_site
+    household = add_household(hub.engine, "Inger, Vesterbro", clock.now())
+    _device, credential = add_device(hub.engine, household, "Inger's companion", clock.now())
+    code = new_code(hub.engine, household, clock.now())
+    with RunningDevice(tmp_path / "device", clock, tiny_gguf, tiny_piper_voice) as device:
+        link = HubLink(url, credential, str(tmp_path / "hub" / "tls" / "cert.pem"))
+        sync = HubSync(
+            device.database.engine, link, clock.now, lambda: local(clock.now()).date(), timedelta(seconds=0.2)
+        )
+        sync.start()
+        try:
+            page.goto(f"{url}/pair")
+            accessible(page, "hub-pair")
+            page.get_by_label("Koden, som companion sagde").fill(code)
+            page.get_by_label("Dit navn, som personen kender dig").fill("Anne")
+            page.get_by_label("E-mailadresse").fill("anne@example.dk")
+            page.get_by_label("Vælg en adgangskode").fill("korrekt hest batteri")
+            page.get_by_role("button", name="Forbind").click()
+            page.wait_for_url(f"{url}/reminders")
+            page.get_by_role("link", name="Ny påmindelse").click()
+            page.get_by_label("Hvad skal companion sige?").fill("Husk at vande blomsterne")
+            page.get_by_label("Dag", exact=True).fill("2026-03-02")
+            page.get_by_label("Klokkeslæt (dansk tid)").fill("10:00")
+            page.get_by_role("button", name="Gem påmindelsen").click()
+            page.wait_for_url(f"{url}/reminders")
+            accessible(page, "hub-reminders")
+
+            deadline = time.monotonic() + 20
+            while not device.scheduler.book.all() and time.monotonic() < deadline:
+                time.sleep(0.05)  # the next sync brings it
+            assert [r.text for r in device.scheduler.book.all()] == ["Husk at vande blomsterne"], sync.problem
+            clock.set(utc("2026-03-02T09:59"))
+            time.sleep(0.5)
+            assert not device.reminder_said("Anne asked me")  # not early
+            clock.set(utc("2026-03-02T10:00"))
+            device.recorder.wait_for(
+                lambda _: device.reminder_said("Anne asked me to remind you of something:")
+            )
+            device.wait_until_spoken()
+            mock_pins.pin(17).drive_low()
+            mock_pins.pin(17).drive_high()
+            device.recorder.wait_for(
+                lambda _: device.recorder.said()[-1:] == ["Now I know you have heard it."]
+            )
+            deadline = time.monotonic() + 20
+            while "hørt – der blev trykket på knappen" not in page.content() and time.monotonic() < deadline:
+                time.sleep(0.3)  # the state goes back at the next sync
+                page.reload()
+            assert "hørt – der blev trykket på knappen" in page.content()
+            assert sync.problem == ""
+        finally:
+            sync.close()
 
 
 def test_the_coordinators_and_evaluators_pages_in_english_are_accessible(

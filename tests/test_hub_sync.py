@@ -18,14 +18,13 @@ from companion.hub.devices import Device, add_device, device_of, revoke_device
 from companion.hub.replica import apply_page, changed_occurrences, pulled_version
 from companion.reminders.book import ReminderBook
 from companion.reminders.ledger import Ledger
-from companion.reminders.occurrence import Occurrence
-from companion.reminders.recurrence import Due, local
+from companion.reminders.recurrence import local
 from companion.store.catalogue import retire_group, save_group
 from companion.store.database import Database, utc_now, writing
 from companion.store.schema import fleet_weeks, groups, occurrences, reminders
 from companion.usage.store import decide
 
-from hub_fleet import HubProcess, SimulatedDevice, household_with_device, relative_of
+from hub_fleet import HubProcess, SimulatedDevice, claimed, household_with_device, relative_of
 from postgres import Server
 from web_pages import PASSWORD
 
@@ -73,9 +72,9 @@ def test_a_relatives_reminder_on_the_hub_reaches_the_device_and_what_it_said_com
 
         # The device says it and the person presses: the state goes back to the hub, for Anne's page.
         ledger = Ledger(device.database.engine)
-        claimed = _claimed(ledger, copy.id)
-        ledger.spoken(claimed.id, utc_now())
-        assert ledger.acknowledge(utc_now()) == [claimed.id]
+        said = claimed(ledger, copy.id)
+        ledger.spoken(said.id, utc_now())
+        assert ledger.acknowledge(utc_now()) == [said.id]
         assert device.sync().pushed >= 1
         history = api.get(f"/api/reminders/{hub_id}").json()["history"]
         assert [entry["state"] for entry in history] == ["acknowledged"]
@@ -323,9 +322,9 @@ def test_the_device_counts_every_change_of_an_occurrence(tmp_path: Path) -> None
         with writing(device.engine) as connection:
             connection.execute(update(reminders).values(hub_id=77))
         ledger = Ledger(device.engine)
-        claimed = _claimed(ledger, reminder.id)
+        said = claimed(ledger, reminder.id)
         first, up_to = changed_occurrences(device.engine)
-        ledger.spoken(claimed.id, utc_now())
+        ledger.spoken(said.id, utc_now())
         second, later = changed_occurrences(device.engine)
         assert [item["state"] for item in first] == ["delivering"] and [i["state"] for i in second] == [
             "delivered"
@@ -333,7 +332,7 @@ def test_the_device_counts_every_change_of_an_occurrence(tmp_path: Path) -> None
         assert later > up_to and first[0]["reminder_id"] == 77
         book.delete(reminder.id)  # the highest counted row goes: the next change still counts higher
         other = book.create("kage", _later(20))
-        _claimed(ledger, other.id)
+        claimed(ledger, other.id)
         with device.engine.connect() as connection:
             assert (connection.scalar(select(occurrences.c.change)) or 0) > later
 
@@ -357,14 +356,3 @@ def _device_record(hub_database: Database, device_id: int) -> Device:
     from companion.hub.devices import list_devices
 
     return next(device for device in list_devices(hub_database.engine) if device.id == device_id)
-
-
-def _claimed(ledger: Ledger, reminder_id: int) -> Occurrence:
-    """An occurrence of the reminder due now, claimed for speaking, as the scheduler and desk do it."""
-    now = utc_now()
-    wall = local(now).replace(tzinfo=None, second=0, microsecond=0)
-    ledger.record([Due(reminder_id, wall, "at", now)], [], now)
-    pending = next(o for o in ledger.in_state("pending") if o.reminder_id == reminder_id)
-    claimed = ledger.claim(pending, now)
-    assert claimed is not None
-    return claimed

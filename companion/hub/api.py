@@ -64,6 +64,7 @@ def changes(
 ) -> dict[str, Any]:
     """Reminders of this device's household and the catalogue changed after `since`, a page at a time."""
     web, device = _device(request, authorization)
+    hub.mark_seen(web.database.engine, device, web.now())
     return hub.changes_since(web.database.engine, device, since)
 
 
@@ -77,7 +78,7 @@ def occurrences(request: Request, body: Occurrences, authorization: Authorizatio
 @router.post("/health")
 def health(request: Request, body: DeviceHealth, authorization: Authorization = None) -> Taken:
     web, device = _device(request, authorization)
-    hub.receive_health(web.database.engine, device, body.model_dump(), web.now())
+    hub.receive_health(web.database.engine, device, body.model_dump())
     return Taken(taken=1)
 
 

@@ -7,10 +7,10 @@ rows: a device of household A can neither read nor write anything of B.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from companion.hub.devices import Device
@@ -150,7 +150,6 @@ def receive_occurrences(
             )
             # RETURNING, not rowcount: a row the WHERE kept as it was returns nothing.
             taken += len(connection.execute(statement.returning(occurrences.c.id)).all())
-        _seen(connection, device, now)
     return taken
 
 
@@ -163,7 +162,7 @@ def _instant(name: str, value: Any) -> Any:
     return value
 
 
-def receive_health(engine: Engine, device: Device, health: Mapping[str, Any], now: datetime) -> None:
+def receive_health(engine: Engine, device: Device, health: Mapping[str, Any]) -> None:
     """The device's last health, under its number on the hub (for coordinators: `companion devices list`)."""
     record(
         engine,
@@ -175,8 +174,6 @@ def receive_health(engine: Engine, device: Device, health: Mapping[str, Any], no
         ),
         device=health_key(device.id),
     )
-    with writing(engine) as connection:
-        _seen(connection, device, now)
 
 
 def health_key(device_id: int) -> str:
@@ -218,5 +215,16 @@ def summary_is_sound(summary: Any) -> bool:
     return isinstance(pseudonym, str) and 8 <= len(pseudonym) <= 32 and pseudonym.isalnum()
 
 
-def _seen(connection: Connection, device: Device, now: datetime) -> None:
-    connection.execute(update(devices).where(devices.c.id == device.id).values(last_sync_utc=now))
+SEEN_EVERY = timedelta(seconds=30)
+
+
+def mark_seen(engine: Engine, device: Device, now: datetime) -> None:
+    """When the device last asked for changes (each sync begins so): for coordinators, `devices list`.
+    Written at most every SEEN_EVERY, not at every request of a thousand devices."""
+    with writing(engine) as connection:
+        connection.execute(
+            update(devices)
+            .where(devices.c.id == device.id)
+            .where(devices.c.last_sync_utc.is_(None) | (devices.c.last_sync_utc < now - SEEN_EVERY))
+            .values(last_sync_utc=now)
+        )
