@@ -283,6 +283,40 @@ def test_the_coordinators_and_evaluators_pages_in_english_are_accessible(
         page.get_by_role("button", name="Sign out").click()
 
 
+def test_the_hubs_catalogue_and_fleet_report_pages_are_accessible(
+    hub_site: tuple[str, ManualClock, Database], page: Any
+) -> None:
+    """The same pages on the hub: the catalogue every device pulls, and the fleet's report from the weekly
+    counts the devices pushed (added up in PostgreSQL)."""
+    from companion.hub.changes import receive_summary
+
+    from usage_week import simulate_week
+    from web_pages import add_account
+
+    url, clock, hub = hub_site
+    for summary in simulate_week(12):
+        receive_summary(hub.engine, summary, "")
+    for role, email in (("coordinator", "lone@kommune.dk"), ("evaluator", "eva@uni.dk")):
+        add_account(hub, role, email, clock.now(), language="en")
+    for email, heading, name in (
+        ("lone@kommune.dk", "Group catalogue", "hub-catalogue"),
+        ("eva@uni.dk", "Usage summaries", "hub-evaluation"),
+    ):
+        page.goto(f"{url}/language/en?back=/login")
+        page.get_by_label("E-mail address").fill(email)
+        page.get_by_label("Password").fill("korrekt hest batteri")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name=heading).wait_for()
+        accessible(page, name)
+        if name == "hub-catalogue":
+            _add_a_group(page)
+        else:
+            page.get_by_role("img", name="Weekly use").wait_for()
+            assert "Devices counted: 12." in page.content()
+            _charts_read_at_200_percent(page)
+        page.get_by_role("button", name="Sign out").click()
+
+
 def _charts_read_at_200_percent(page: Any) -> None:
     """A 1280-pixel window zoomed to 200 %: no sideways scrolling, no chart text cut off or too small."""
     page.set_viewport_size({"width": 640, "height": 900})

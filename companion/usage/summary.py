@@ -182,11 +182,7 @@ def cohort(
 ) -> Cohort:
     """Many devices' summaries as one table, small cells suppressed — and the numbers shown noised, when
     differential privacy is asked for (noise.py)."""
-    if min_people < LOWEST_MIN_PEOPLE:
-        raise SummaryError(
-            f"Cells of fewer than {LOWEST_MIN_PEOPLE} people single someone out (min_people {min_people}).",
-            f"Set [usage] min_people to {LOWEST_MIN_PEOPLE} or more.",
-        )
+    check_min_people(min_people)
     counted = [s for s in summaries if s.get("counted")]
     table = Cohort(list(weeks), len(counted), min_people, noise_epsilon=noise.epsilon if noise else 0.0)
     clip = noise.clip if noise is not None else _unclipped
@@ -206,11 +202,27 @@ def cohort(
             for measure, value in totals.items():
                 _add(cells, key_of(measure, TOTAL), clip(measure, value))  # a person counts once in a total
         table.cells[week] = cells
-        _suppress(cells, min_people, LINKED)
     for quarter in scale_quarters(weeks):
         table.quarters[quarter] = _scale_cells(counted, quarter)
-        _suppress(table.quarters[quarter], min_people, SCALE_LINKED)
-    if len(counted) < min_people:
+    return hide_and_noise(table, noise)
+
+
+def check_min_people(min_people: int) -> None:
+    if min_people < LOWEST_MIN_PEOPLE:
+        raise SummaryError(
+            f"Cells of fewer than {LOWEST_MIN_PEOPLE} people single someone out (min_people {min_people}).",
+            f"Set [usage] min_people to {LOWEST_MIN_PEOPLE} or more.",
+        )
+
+
+def hide_and_noise(table: Cohort, noise: Noise | None) -> Cohort:
+    """The same rules for every cohort, a device's or the hub's: small cells hidden, and the cells that would
+    give them away; every number hidden when there are too few devices; the rest noised when asked for."""
+    for cells in table.cells.values():
+        _suppress(cells, table.min_people, LINKED)
+    for cells in table.quarters.values():
+        _suppress(cells, table.min_people, SCALE_LINKED)
+    if table.devices < table.min_people:
         # Too few devices for any number — a zero among hidden numbers says who did what.
         for cells in (*table.cells.values(), *table.quarters.values()):
             for cell in cells.values():

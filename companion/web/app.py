@@ -55,6 +55,8 @@ class Web:
     """The phrase catalogs (where an imported online group "meets", in the device's words)."""
     usage: UsageSettings = field(default_factory=UsageSettings)
     """How small a number the evaluator's page hides."""
+    hub: bool = False
+    """Serving many households from PostgreSQL (`companion hub`): the evaluator sees the whole fleet."""
     templates: Jinja2Templates = field(init=False)
     sessions: Sessions = field(init=False)
     throttle: Throttle = field(init=False)
@@ -147,6 +149,7 @@ def create_app(
         web.dialogs = dialogs
     if usage is not None:
         web.usage = usage
+    web.hub = hub
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

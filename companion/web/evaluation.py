@@ -1,7 +1,8 @@
 """The evaluator's page: the usage report's charts and its CSV — counts only, small numbers hidden.
 
 Built from this device's weekly counts (when its person said yes) and the summaries imported from other
-devices (`companion report import`), exactly as `companion report` builds them.
+devices (`companion report import`), exactly as `companion report` builds them; on the hub, from every
+device's synced counts (companion/hub/fleet.py), by the same rules.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from fastapi.responses import Response
 from companion.errors import CompanionError
 from companion.reminders.recurrence import local
 from companion.store.schema import DEVICE_HOUSEHOLD
+from companion.usage.noise import noise_for
 from companion.usage.report import as_csv, charts, cohort_of
+from companion.usage.store import iso_week
 from companion.usage.summary import Cohort, last_weeks
 from companion.web.app import Web, render, with_role
 from companion.web.i18n import translations
@@ -25,8 +28,11 @@ WEEKS = 8
 
 
 def _cohort(web: Web) -> Cohort:
-    weeks = last_weeks(local(web.now()).date(), WEEKS)
+    today = local(web.now()).date()
+    weeks = last_weeks(today, WEEKS)
     usage = web.usage
+    if web.hub:
+        return _fleet(web, weeks, iso_week(today))
     return cohort_of(
         web.database.engine,
         DEVICE_HOUSEHOLD,
@@ -35,6 +41,17 @@ def _cohort(web: Web) -> Cohort:
         usage.min_people,
         usage.noise_epsilon,
     )
+
+
+def _fleet(web: Web, weeks: list[str], this_week: str) -> Cohort:
+    from companion.hub.fleet import fleet_cohort
+
+    usage, engine = web.usage, web.database.engine
+    noise = noise_for(usage.noise_epsilon, web.database.directory)
+    if noise is None:
+        return fleet_cohort(engine, weeks, this_week, usage.min_people, web.now())
+    with noise:
+        return fleet_cohort(engine, weeks, this_week, usage.min_people, web.now(), noise)
 
 
 @router.get("/evaluation")
