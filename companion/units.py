@@ -2,7 +2,9 @@
 
     python -m companion.units --out /etc/systemd/system [--prefix /opt/companion] [--data /var/lib/companion]
                               [--config /etc/companion/companion.toml] [--templates systemd]
-                              [--read-config FILE]
+                              [--read-config FILE] [--hub]
+
+With --hub: the hub's unit (companion-hub.service) instead of the device's two.
 
 The speech loop's MemoryMax comes from the model profile in the settings file: the manifest's RAM figures
 for its three models, the program, and a quarter more — enough to run, not enough to starve the Pi.
@@ -22,6 +24,8 @@ from companion.errors import CompanionError
 from companion.settings import Settings, load_settings
 
 UNITS = ("companion.service", "companion-web.service")
+HUB_UNITS = ("companion-hub.service",)
+"""For the hub's server (`--hub`), never a device."""
 TEMPLATES = Path(__file__).resolve().parent.parent / "systemd"
 
 
@@ -38,7 +42,9 @@ def memory_max_mb(settings: Settings) -> int:
     return math.ceil((memory_needed_mb(settings) + PROGRAM_MB) * 1.25 / 50) * 50
 
 
-def render_units(settings: Settings, places: Places, templates: Path = TEMPLATES) -> dict[str, str]:
+def render_units(
+    settings: Settings, places: Places, templates: Path = TEMPLATES, names: Sequence[str] = UNITS
+) -> dict[str, str]:
     values = {
         "@PREFIX@": str(places.prefix),
         "@DATA@": str(places.data),
@@ -46,7 +52,7 @@ def render_units(settings: Settings, places: Places, templates: Path = TEMPLATES
         "@MEMORY_MAX@": f"{memory_max_mb(settings)}M",
     }
     units = {}
-    for name in UNITS:
+    for name in names:
         try:
             text = (templates / name).read_text(encoding="utf-8")
         except OSError as error:
@@ -71,12 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--read-config", type=Path, help="the settings file to read now, if not --config (install.sh --root)"
     )
+    parser.add_argument("--hub", action="store_true", help="the hub's unit, for its server, not a device's")
     args = parser.parse_args(argv)
     read = args.read_config or args.config
     try:
         # The settings the service will read decide the model profile, hence the memory.
         settings = load_settings(read) if read.exists() else Settings()
-        units = render_units(settings, Places(args.prefix, args.data, args.config), args.templates)
+        places = Places(args.prefix, args.data, args.config)
+        units = render_units(settings, places, args.templates, HUB_UNITS if args.hub else UNITS)
         args.out.mkdir(parents=True, exist_ok=True)
         for name, text in units.items():
             (args.out / name).write_text(text, encoding="utf-8")

@@ -4,8 +4,8 @@ idempotent and resumable, credentials revocable, households kept apart."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import time, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import httpx
@@ -356,3 +356,86 @@ def _device_record(hub_database: Database, device_id: int) -> Device:
     from companion.hub.devices import list_devices
 
     return next(device for device in list_devices(hub_database.engine) if device.id == device_id)
+
+
+def _page(
+    since: int, up_to: int, reminders_sent: list[dict[str, object]], deleted: Sequence[int] = ()
+) -> dict[str, object]:
+    """A page as the hub sends it (changes_since), made by hand: the rule is the device's to keep."""
+    return {
+        "since": since,
+        "up_to": up_to,
+        "more": False,
+        "groups": [],
+        "reminders": reminders_sent,
+        "deleted": [{"kind": "reminder", "id": str(hub_id), "version": up_to} for hub_id in deleted],
+    }
+
+
+def _hub_reminder(version: int, text: str, starts_at: str, created: str) -> dict[str, object]:
+    return {
+        "id": 501,
+        "version": version,
+        "text": text,
+        "asked_by": "relative",
+        "asked_by_name": "Anne",
+        "starts_at": starts_at,
+        "rrule": "FREQ=DAILY",
+        "group_id": None,
+        "urgent": False,
+        "created_utc": created,
+    }
+
+
+def test_the_conflict_rule_a_reminder_changed_while_being_said_finishes_as_it_was() -> None:
+    """docs/hub-sync.md: the occurrence being said is finished as it is (and its state reaches the hub);
+    the change applies from the next time; a deletion mid-delivery cuts nothing short."""
+    from companion.reminders.scheduler import Scheduler, SchedulerOptions
+
+    from clocks import ManualClock, utc
+
+    clock = ManualClock(utc("2026-12-03T09:59"))
+    with Database(None) as device:
+        ledger = Ledger(device.engine)
+        scheduler = Scheduler(ReminderBook(device.engine, clock.now), ledger, clock, SchedulerOptions())
+        first = _hub_reminder(1, "tag pillerne", "2026-12-03T10:00", "2026-12-03T08:00:00")
+        apply_page(device.engine, _page(0, 1, [first]), clock.now())
+        clock.set(utc("2026-12-03T10:00"))
+        scheduler.tick()
+        (due,) = scheduler.ready()
+        being_said = ledger.claim(due, clock.now())
+        assert being_said is not None
+
+        # Anne moves it to 11:00 with new words, just as the device speaks it.
+        edited = _hub_reminder(2, "tag de nye piller", "2026-12-03T11:00", "2026-12-03T09:00:10")
+        apply_page(device.engine, _page(1, 2, [edited]), clock.now())
+        ledger.spoken(being_said.id, clock.now())
+        assert ledger.acknowledge(clock.now()) == [being_said.id]  # the press is kept, as it was said
+        pushed_states, _up_to = changed_occurrences(device.engine)
+        assert [(s["reminder_id"], s["due_at"], s["state"]) for s in pushed_states][-1] == (
+            501,
+            "2026-12-03T10:00",
+            "acknowledged",
+        )
+        clock.set(utc("2026-12-03T10:30"))
+        scheduler.tick()
+        assert scheduler.ready() == []  # not said again at the old time
+        clock.set(utc("2026-12-03T11:00"))
+        scheduler.tick()
+        (next_time,) = scheduler.ready()
+        assert next_time.due_at == datetime(2026, 12, 3, 11, 0)
+
+        # Deleted while that one is being said: the words already under way end as they are, nothing
+        # fails, and it is never said again.
+        again = ledger.claim(next_time, clock.now())
+        assert again is not None
+        apply_page(device.engine, _page(2, 3, [], deleted=[501]), clock.now())
+        ledger.spoken(again.id, clock.now())
+        assert ledger.acknowledge(clock.now()) == []
+        clock.set(utc("2026-12-04T11:00"))
+        scheduler.tick()
+        assert scheduler.ready() == [] and device_reminders(device) == []
+
+
+def device_reminders(device: Database) -> list[str]:
+    return [reminder.text for reminder in ReminderBook(device.engine).all()]

@@ -64,6 +64,21 @@ def test_the_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     )
     assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
 
+    # The hub's unit, for its server: started after PostgreSQL, no device at all, the same sandbox.
+    hub_out = tmp_path / "hub-units"
+    assert main(["--hub", "--out", str(hub_out), "--prefix", str(prefix), "--config", str(config)]) == 0
+    assert sorted(path.name for path in hub_out.iterdir()) == ["companion-hub.service"]
+    hub = (hub_out / "companion-hub.service").read_text()
+    assert "ExecStart=" + str(prefix / "venv" / "bin" / "companion") + " hub" in hub
+    assert "After=network-online.target postgresql.service" in hub and "PrivateDevices=true" in hub
+    result = subprocess.run(
+        [analyze, "verify", str(hub_out / "companion-hub.service")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
+
 
 def test_rendering_without_templates_says_where_to_run_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, pool, s
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
 from companion.errors import StoreError
+from companion.store.counters import OCCURRENCE_COUNTER
 from companion.store.schema import DEVICE_HOUSEHOLD, device_events, households, metadata
 
 log = logging.getLogger(__name__)
@@ -276,6 +277,8 @@ class Database:
         if self.path is None:
             with writing(self.engine) as connection:
                 metadata.create_all(connection)  # a private RAM database: the tests' and the scenarios'
+                for statement in OCCURRENCE_COUNTER:  # what migration 0006 adds beyond the tables
+                    connection.exec_driver_sql(statement)
                 # What migration 0002 makes in a file: the household a device serves.
                 connection.execute(
                     insert(households).values(id=DEVICE_HOUSEHOLD, name="", created_utc=utc_now())

@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from companion.store.counters import OCCURRENCE_COUNTER
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -58,24 +60,6 @@ _POSTGRESQL = [
     # Rows from before this migration get versions too, so a device's first pull sees them.
     "UPDATE groups SET version = NULL",
     "UPDATE reminders SET version = NULL",
-]
-
-# The counter lives in sync_state, never as max(change) + 1: a deleted occurrence must not let a later
-# change take a number already pushed past.
-_COUNT_CHANGE = (
-    "UPDATE sync_state SET value = CAST(value AS INTEGER) + 1 WHERE name = 'occurrence_change'; "
-    "UPDATE occurrences SET change = (SELECT CAST(value AS INTEGER) FROM sync_state "
-    "WHERE name = 'occurrence_change') WHERE id = NEW.id"
-)
-_SQLITE = [
-    # What the device said before it had a hub is sent too, at the first sync.
-    "UPDATE occurrences SET change = id",
-    "INSERT INTO sync_state (name, value) VALUES ('occurrence_change', "
-    "(SELECT CAST(coalesce(max(id), 0) AS TEXT) FROM occurrences))",
-    f"CREATE TRIGGER occurrences_counted_new AFTER INSERT ON occurrences BEGIN {_COUNT_CHANGE}; END",
-    # Only the columns a change of state touches: the counter's own update must not fire it again.
-    "CREATE TRIGGER occurrences_counted_change AFTER UPDATE OF state, attempts, last_attempt_utc, speak_utc "
-    f"ON occurrences BEGIN {_COUNT_CHANGE}; END",
 ]
 
 
@@ -139,7 +123,7 @@ def upgrade() -> None:
     op.create_index("uq_reminders_hub_id", "reminders", ["hub_id"], unique=True)
     op.create_index("ix_reminders_version", "reminders", ["household_id", "version"])
     op.create_index("ix_occurrences_change", "occurrences", ["change"])
-    for statement in _POSTGRESQL if op.get_bind().dialect.name == "postgresql" else _SQLITE:
+    for statement in _POSTGRESQL if op.get_bind().dialect.name == "postgresql" else OCCURRENCE_COUNTER:
         op.execute(statement)
 
 
