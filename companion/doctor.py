@@ -313,7 +313,7 @@ def check_hub(settings: Settings) -> list[Finding]:
     """The hub this device syncs with: the credential, and how the running companion's sync went."""
     import sqlite3
 
-    from companion.hub.client import LAST_OK, PROBLEM, credential_path, read_credential
+    from companion.hub.client import LAST_OK, PROBLEM, REFUSED, credential_path, read_credential
     from companion.store.database import DATABASE_NAME
 
     if not settings.hub.url:
@@ -332,10 +332,9 @@ def check_hub(settings: Settings) -> list[Finding]:
     except sqlite3.Error:
         pass  # no database yet: nothing synced yet
     if state.get(PROBLEM):
-        refused = "refused" in state[PROBLEM]
         fix = (
             "Ask the hub's coordinator for a new credential (companion devices add), then: companion hub-join"
-            if refused
+            if state.get(REFUSED) == "yes"
             else "Check the network and the address; the device goes on with its own copy meanwhile."
         )
         return [Finding(False, f"Hub {settings.hub.url}: {state[PROBLEM]}", fix)]

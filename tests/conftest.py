@@ -11,11 +11,11 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
+from benchmarks.private_postgres import Server, private_server
 from companion.mind.build import load_catalogue
 from companion.store.catalogue import seed_catalogue
 from companion.store.database import Database
 
-from postgres import Server, private_server
 from tiny_models import make_tiny_gguf, make_tiny_piper_voice, make_tiny_whisper
 
 

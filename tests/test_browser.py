@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from benchmarks.private_postgres import Server
 from companion.store.database import Database
 from companion.web.app import create_app
 
 from clocks import ManualClock, utc
-from postgres import Server
 from running_device import RunningDevice
 from web_pages import free_port
 

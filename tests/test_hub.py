@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import inspect
 
+from benchmarks.private_postgres import Server
 from companion.store.database import Database
 
-from postgres import Server
 from web_pages import free_port, login_answers
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from benchmarks.private_postgres import Server
 from companion.errors import HubError
 from companion.reminders.book import ReminderBook
 from companion.reminders.ledger import Ledger
@@ -23,7 +24,6 @@ from companion.store.database import Database, utc_now
 from companion.store.schema import occurrences, reminders
 
 from hub_fleet import HubProcess, SimulatedDevice, claimed, household_with_device
-from postgres import Server
 
 DEVICES = 50
 REMINDERS_EACH = 3

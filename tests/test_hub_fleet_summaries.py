@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.private_postgres import Server
 from companion.hub.changes import receive_summary
 from companion.hub.fleet import fleet_cohort
 from companion.store.database import Database
@@ -27,8 +28,6 @@ from companion.usage.summary import (
     scale_quarters,
     weeks_of_quarters,
 )
-
-from postgres import Server
 
 TODAY = date(2026, 3, 4)  # week 10: the weeks shown reach back into the last quarter of 2025
 NOW = datetime(2026, 3, 4, 12, 0)

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select, update
 
+from benchmarks.private_postgres import Server
 from companion.errors import HubError
 from companion.hub.changes import changes_since
 from companion.hub.devices import Device, add_device, device_of, revoke_device
@@ -25,7 +27,6 @@ from companion.store.schema import fleet_weeks, groups, occurrences, reminders
 from companion.usage.store import decide
 
 from hub_fleet import HubProcess, SimulatedDevice, claimed, household_with_device, relative_of
-from postgres import Server
 from web_pages import PASSWORD
 
 
@@ -439,3 +440,32 @@ def test_the_conflict_rule_a_reminder_changed_while_being_said_finishes_as_it_wa
 
 def device_reminders(device: Database) -> list[str]:
     return [reminder.text for reminder in ReminderBook(device.engine).all()]
+
+
+def test_the_sync_endpoints_survive_generated_requests(hub_database: Database) -> None:
+    """Whatever a device (or anyone with a credential) sends: refused or taken, never a server error."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.core.result import Ok
+
+    from companion.web.app import create_app
+
+    app = create_app(hub_database, hub=True)
+    _household, _device_id, credential = household_with_device(hub_database, "Fuzz")
+    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
+    checked = 0
+    for operation in schema.get_all_operations():
+        assert isinstance(operation, Ok), operation
+        api_operation = operation.ok()
+        if not api_operation.path.startswith("/api/sync/"):
+            continue
+
+        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(case=api_operation.as_strategy())
+        def no_server_error(case: schemathesis.Case[Any]) -> None:
+            response = case.call(headers={"Authorization": f"Bearer {credential}"})
+            assert response.status_code < 500, (case.method, case.path, response.text)
+
+        no_server_error()
+        checked += 1
+    assert checked == 4

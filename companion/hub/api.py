@@ -3,11 +3,11 @@ token; an unknown or revoked one gets 401, and nothing else is said about it."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from companion.hub import changes as hub
 from companion.hub.devices import Device, device_of
@@ -15,18 +15,37 @@ from companion.web.app import Web
 
 router = APIRouter(prefix="/api/sync", tags=["sync"])
 Authorization = Annotated[str | None, Header()]
+INT_MAX, BIGINT_MAX = 2**31 - 1, 2**63 - 1
+"""PostgreSQL's integer and bigint: a larger number is refused as unreadable (422), not failed on (500)."""
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """Instants as the hub keeps them (naive UTC), and only plausible ones: a device's clock far off is
+    refused as unreadable rather than stored."""
+    try:
+        value = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    except OverflowError as error:
+        raise ValueError("not a time a device could have") from error
+    if not 2000 <= value.year <= 2200:
+        raise ValueError("not a time a device could have")
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_naive_utc)]
 WallTime = Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d$")]
 
 
 class OccurrenceState(BaseModel):
-    reminder_id: int = Field(description="The hub's id of the reminder.")
+    reminder_id: int = Field(ge=1, le=INT_MAX, description="The hub's id of the reminder.")
     due_at: WallTime
     lead: Literal["at", "morning", "before"]
-    speak_utc: datetime
+    speak_utc: Instant
     state: Literal["pending", "delivering", "delivered", "acknowledged", "missed"]
     attempts: int = Field(ge=0, le=1000)
-    last_attempt_utc: datetime | None = None
-    change: int = Field(ge=1, description="The device's own counter of this change: the higher one wins.")
+    last_attempt_utc: Instant | None = None
+    change: int = Field(
+        ge=1, le=INT_MAX, description="The device's own counter of this change: the higher wins."
+    )
 
 
 class Occurrences(BaseModel):
@@ -34,7 +53,7 @@ class Occurrences(BaseModel):
 
 
 class DeviceHealth(BaseModel):
-    last_seen_utc: datetime
+    last_seen_utc: Instant
     microphone_ok: bool
     models_ok: bool
     problem: str = Field(max_length=300)
@@ -60,7 +79,9 @@ def _device(request: Request, authorization: str | None) -> tuple[Web, Device]:
 
 @router.get("/changes")
 def changes(
-    request: Request, authorization: Authorization = None, since: Annotated[int, Query(ge=0)] = 0
+    request: Request,
+    authorization: Authorization = None,
+    since: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
 ) -> dict[str, Any]:
     """Reminders of this device's household and the catalogue changed after `since`, a page at a time."""
     web, device = _device(request, authorization)

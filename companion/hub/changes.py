@@ -206,8 +206,14 @@ def receive_summary(engine: Engine, summary: Mapping[str, Any], withdrawn: str) 
     return len(rows)
 
 
+SUMMARY_WEEKS_AT_MOST = 40
+"""Eight weeks and the weeks of the quarters they reach into: a summary with more is not a device's."""
+
+
 def summary_is_sound(summary: Any) -> bool:
     if not isinstance(summary, dict) or not check_summary(summary):
+        return False
+    if len(summary["weeks"]) > SUMMARY_WEEKS_AT_MOST:
         return False
     if not summary.get("counted"):
         return True

@@ -41,8 +41,9 @@ CREDENTIAL_FILE = "hub-credential"
 SUMMARY_WEEKS = 8
 """The weeks of counts sent each day: the evaluator's page shows eight."""
 _HEALTH, _SUMMARY_DAY, _PSEUDONYM = "pushed_health", "summary_day", "summary_pseudonym"
-PROBLEM, LAST_OK = "problem", "last_ok_utc"
-"""What `companion doctor` reads: the sync's failure now (empty when it works), and when it last worked."""
+PROBLEM, REFUSED, LAST_OK = "problem", "refused", "last_ok_utc"
+"""What `companion doctor` reads: the sync's failure now (empty when it works), whether it is the hub
+refusing the credential ("yes"), and when it last worked."""
 _NOTE_OK_EVERY = timedelta(minutes=15)
 """How often a working sync says so in the database: rarely enough not to wear the SD card."""
 
@@ -158,10 +159,16 @@ def sync_once(engine: Engine, link: HubLink, now: Callable[[], datetime], today:
     when it changed, and the weekly counts once a day (or at once when the person's consent changed)."""
     pulled = 0
     while True:
-        page = link.get("/api/sync/changes", since=pulled_version(engine))
-        pulled += apply_page(engine, page, now())
+        since = pulled_version(engine)
+        page = link.get("/api/sync/changes", since=since)
+        try:
+            pulled += apply_page(engine, page, now())
+        except (KeyError, TypeError, ValueError) as error:  # nothing of such a page was kept
+            raise HubError(f"The hub at {link.url} sent changes sync cannot use ({error!r}).") from error
         if not page.get("more"):
             break
+        if int(page["up_to"]) <= since:
+            raise HubError(f"The hub at {link.url} says there is more, but sends nothing after {since}.")
     sent = 0
     while True:
         items, up_to = changed_occurrences(engine)
@@ -220,10 +227,6 @@ class HubSync:
         self._thread = threading.Thread(target=self._run, name="hub-sync", daemon=True)
         self._thread.start()
 
-    def poke(self) -> None:
-        """Sync now rather than at the next minute (a reminder was acknowledged)."""
-        self._wake.set()
-
     def close(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._wake.set()
@@ -245,12 +248,14 @@ class HubSync:
             if message != self.problem:
                 log.error("sync with the hub failed: %s", message)
                 self._note(PROBLEM, message)
+                self._note(REFUSED, "yes" if isinstance(error, HubError) and error.refused else "")
             self.problem = message
             return
         now = self.now()
         if self.problem:
             log.info("sync with the hub works again")
             self._note(PROBLEM, "")
+            self._note(REFUSED, "")
         if self.problem or self._noted_ok is None or now - self._noted_ok >= _NOTE_OK_EVERY:
             self._note(LAST_OK, now.isoformat(timespec="seconds"))
             self._noted_ok = now

@@ -32,6 +32,8 @@ from companion.usage.store import consent_of, iso_week, quarter_of, weekly_count
 SCHEMA = "companion-usage/1"
 LOWEST_MIN_PEOPLE = 3
 """No setting may show a cell of fewer people than this."""
+COUNT_AT_MOST = 2**31 - 1
+"""A count larger than a database's integer is not a device's."""
 TOTAL = "total"
 """The detail of a measure's total over its details (e.g. every suggestion offered, of any kind)."""
 
@@ -139,7 +141,10 @@ def check_summary(data: Any) -> bool:
     for week, cells in data.get("weeks", {}).items() if ok else ():
         ok = ok and isinstance(week, str) and re.fullmatch(r"\d{4}-W\d{2}", week) is not None
         ok = ok and isinstance(cells, dict)
-        ok = ok and all(key in known and type(value) is int and value >= 0 for key, value in cells.items())
+        ok = ok and all(
+            key in known and type(value) is int and 0 <= value <= COUNT_AT_MOST
+            for key, value in cells.items()
+        )
     return ok
 
 

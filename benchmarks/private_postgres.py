@@ -1,5 +1,6 @@
-"""A private PostgreSQL server for the tests: a cluster in a temporary folder, reached over a unix socket
-there, started once per test session and stopped at its end. Nothing is shared with a system server.
+"""A private PostgreSQL server for the tests and the hub's benchmark: a cluster in a temporary folder,
+reached over a unix socket there, started once and stopped at the end. Nothing is shared with a system
+server.
 
 Debian's `postgresql` package provides the programs (./install.sh --test installs it). PostgreSQL will
 not run as root, so as root (as CI runs) the cluster belongs to the `postgres` user the package makes.
@@ -46,7 +47,8 @@ class Server:
 
 
 @contextmanager
-def private_server(folder: Path) -> Iterator[Server]:
+def private_server(folder: Path, durable: bool = False) -> Iterator[Server]:
+    """`durable`: fsync as a real server does (the benchmark); off, tests run faster."""
     server = Server(folder)
     data = folder / "data"
     if os.geteuid() == 0:
@@ -56,7 +58,7 @@ def private_server(folder: Path) -> Iterator[Server]:
         check=True,
         capture_output=True,
     )
-    options = f"-k {folder} -p {PORT} -c listen_addresses='' -c fsync=off"
+    options = f"-k {folder} -p {PORT} -c listen_addresses=''" + ("" if durable else " -c fsync=off")
     subprocess.run(
         _as_owner(
             [
