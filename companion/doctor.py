@@ -313,14 +313,14 @@ def check_hub(settings: Settings) -> list[Finding]:
     """The hub this device syncs with: the credential, and how the running companion's sync went."""
     import sqlite3
 
-    from companion.hub.client import LAST_OK, PROBLEM, REFUSED, credential_path, read_credential
+    from companion.hub.client import LAST_OK, PROBLEM, REFUSED, HubLink, credential_path, read_credential
     from companion.store.database import DATABASE_NAME
 
     if not settings.hub.url:
         return [Finding(True, "Hub: none set ([hub] url); the device keeps its reminders on its own")]
     try:
-        read_credential(data_dir(settings))
-    except CompanionError as error:
+        HubLink(settings.hub.url, read_credential(data_dir(settings)), settings.hub.ca_file).close()
+    except CompanionError as error:  # no credential, not HTTPS, a CA file that cannot be read
         return [Finding(False, f"Hub {settings.hub.url}: {error.message}", error.fix)]
     state: dict[str, str] = {}
     try:

@@ -39,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     revoking = actions.add_parser("revoke", help="refuse this device from now on (it keeps its own copy)")
     revoking.add_argument("device", type=int)
     revoking.set_defaults(func=devices_revoke)
+    resync = actions.add_parser(
+        "resync", help="after restoring the hub's database from a backup: every device replaces its copy"
+    )
+    resync.set_defaults(func=devices_resync)
 
     join = subparsers.add_parser(
         "hub-join",
@@ -133,6 +137,15 @@ def devices_revoke(args: argparse.Namespace, settings: Settings) -> int:
                 "See them: companion devices list",
             )
     print(f"device {args.device} is refused from now on")
+    return 0
+
+
+def devices_resync(_args: argparse.Namespace, settings: Settings) -> int:
+    from companion.hub.changes import new_epoch
+
+    with open_hub(settings) as database:
+        new_epoch(database.engine)
+    print("Every device replaces its copy of its household's reminders at its next sync (within a minute).")
     return 0
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from benchmarks.private_postgres import Server
-from companion.hub.changes import receive_summary
+from companion.hub.changes import keep_counts
 from companion.hub.fleet import fleet_cohort
-from companion.store.database import Database
+from companion.store.database import Database, writing
 from companion.usage.measures import MEASURES
 from companion.usage.noise import noise_for
 from companion.usage.store import iso_week
@@ -54,6 +54,12 @@ def _summaries(devices: int, seed: int) -> list[dict[str, Any]]:
     return made
 
 
+def _kept(hub: Database, summary: dict[str, Any]) -> None:
+    """As the hub keeps a device's summary (receive_summary, after it checked whose it is)."""
+    with writing(hub.engine) as connection:
+        keep_counts(connection, summary)
+
+
 def _cells(table: Cohort) -> list[tuple[str, str, int, int, bool]]:
     return [(period, key, cell.people, cell.total, cell.suppressed) for period, key, cell in table.rows()]
 
@@ -65,7 +71,7 @@ def test_the_fleet_in_sql_is_the_report_of_a_device_for_the_same_summaries(
     summaries = _summaries(devices, seed=devices)
     with Database(None, url=postgres_server.create_database()) as hub:
         for summary in summaries:
-            receive_summary(hub.engine, summary, "")
+            _kept(hub, summary)
         fleet = fleet_cohort(hub.engine, WEEKS, iso_week(TODAY), 5, NOW)
     expected = cohort(summaries, WEEKS, 5)
     assert fleet.devices == expected.devices == devices
@@ -84,7 +90,7 @@ def test_with_noise_the_fleet_clips_and_noises_exactly_as_a_device_report(
     assert noise is not None
     with Database(None, url=postgres_server.create_database()) as hub, noise:
         for summary in summaries:
-            receive_summary(hub.engine, summary, "")
+            _kept(hub, summary)
         fleet = fleet_cohort(hub.engine, WEEKS, iso_week(TODAY), 5, NOW, noise)
         # The same true numbers draw the same noise from the ledger: equal only if clipped alike.
         expected = cohort(summaries, WEEKS, 5, noise)
@@ -96,7 +102,7 @@ def test_a_released_week_never_changes_when_late_summaries_arrive(postgres_serve
     summaries = _summaries(30, seed=3)
     with Database(None, url=postgres_server.create_database()) as hub:
         for summary in summaries:
-            receive_summary(hub.engine, summary, "")
+            _kept(hub, summary)
         first = fleet_cohort(hub.engine, WEEKS, iso_week(TODAY), 5, NOW)
         late = {
             "schema": SCHEMA,
@@ -104,7 +110,7 @@ def test_a_released_week_never_changes_when_late_summaries_arrive(postgres_serve
             "device": "latecomer0001",
             "weeks": {week: {"turns": 7, "conversations/short": 2} for week in WEEKS},
         }
-        receive_summary(hub.engine, late, "")
+        _kept(hub, late)
         second = fleet_cohort(hub.engine, WEEKS, iso_week(TODAY), 5, NOW)
     shown_first, shown_second = _cells(first), _cells(second)
     this_week = WEEKS[-1]
@@ -112,3 +118,21 @@ def test_a_released_week_never_changes_when_late_summaries_arrive(postgres_serve
     assert [c for c in shown_second if c[0] != this_week] == [c for c in shown_first if c[0] != this_week]
     # The week still running is counted afresh.
     assert second.cells[this_week]["turns"].people == first.cells[this_week]["turns"].people + 1
+
+
+def test_devices_long_gone_do_not_count_toward_showing_a_lone_devices_numbers(
+    postgres_server: Server,
+) -> None:
+    """Ten devices that sent counts a year ago and one that sends now: the one is alone in the weeks shown,
+    so every number of theirs is hidden — as a device's own report would hide them."""
+    lone = _summaries(1, seed=5)
+    gone = [
+        {"schema": SCHEMA, "counted": True, "device": f"longgone{n:04d}", "weeks": {"2025-W01": {"turns": 9}}}
+        for n in range(10)
+    ]
+    with Database(None, url=postgres_server.create_database()) as hub:
+        for summary in [*lone, *gone]:
+            _kept(hub, summary)
+        fleet = fleet_cohort(hub.engine, WEEKS, iso_week(TODAY), 5, NOW)
+    assert fleet.devices == 1
+    assert all(cell.suppressed for _p, _k, cell in fleet.rows())

@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import select, update
 
 from benchmarks.private_postgres import Server
-from companion.errors import HubError
+from companion.errors import CompanionError, HubError
 from companion.hub.changes import changes_since
+from companion.hub.client import HubLink
 from companion.hub.devices import Device, add_device, device_of, revoke_device
 from companion.hub.replica import apply_page, changed_occurrences, pulled_version
 from companion.reminders.book import ReminderBook
@@ -48,6 +49,14 @@ def _device(tmp_path: Path, hub: HubProcess, credential: str, name: str = "devic
     return SimulatedDevice(tmp_path / name, hub.url, credential, str(hub.certificate))
 
 
+def _signed_in(hub: HubProcess, email: str) -> httpx.Client:
+    """The hub's API over HTTPS, as the relative with this e-mail."""
+    api = httpx.Client(base_url=hub.url, verify=hub.trust())
+    token = api.post("/api/session", json={"email": email, "password": PASSWORD}).json()["token"]
+    api.headers["Authorization"] = f"Bearer {token}"
+    return api
+
+
 def _later(minutes: int) -> str:
     return (local(utc_now()) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
 
@@ -57,9 +66,7 @@ def test_a_relatives_reminder_on_the_hub_reaches_the_device_and_what_it_said_com
 ) -> None:
     household, _device_id, credential = household_with_device(hub_database, "Inger")
     relative_of(hub_database, household, "anne@example.dk")
-    api = httpx.Client(base_url=hub.url, verify=hub.trust())
-    token = api.post("/api/session", json={"email": "anne@example.dk", "password": PASSWORD}).json()["token"]
-    api.headers["Authorization"] = f"Bearer {token}"
+    api = _signed_in(hub, "anne@example.dk")
     made = api.post("/api/reminders", json={"text": "tag pillerne", "starts_at": _later(30)})
     assert made.status_code == 201, made.text
 
@@ -248,9 +255,7 @@ def test_household_isolation_across_the_hub(hub: HubProcess, hub_database: Datab
         device_b.sync()
         assert [text for text, _at, _rule in device_b.hub_reminders().values()] == ["B's hemmelighed"]
         # A relative of A, on the hub's page and API, reaches nothing of B.
-        api = httpx.Client(base_url=hub.url, verify=hub.trust())
-        token = api.post("/api/session", json={"email": "relative-a@example.dk", "password": PASSWORD}).json()
-        api.headers["Authorization"] = f"Bearer {token['token']}"
+        api = _signed_in(hub, "relative-a@example.dk")
         assert api.get(f"/api/reminders/{of_b.id}").status_code == 404
         assert api.delete(f"/api/reminders/{of_b.id}").status_code == 404
         assert [r["text"] for r in api.get("/api/reminders").json()] == ["A's aftale"]
@@ -338,9 +343,13 @@ def test_the_device_counts_every_change_of_an_occurrence(tmp_path: Path) -> None
             assert (connection.scalar(select(occurrences.c.change)) or 0) > later
 
 
-def test_a_credential_is_kept_only_as_its_hash(hub_database: Database) -> None:
-    household, _device_id, _credential = household_with_device(hub_database, "Gerda")
-    device, credential = add_device(hub_database.engine, household, "reserve", utc_now())
+def test_a_credential_is_kept_only_as_its_hash_and_a_household_has_one_device(hub_database: Database) -> None:
+    household, first, _credential = household_with_device(hub_database, "Gerda")
+    with pytest.raises(CompanionError, match=f"has a device already .device {first}") as refused:
+        add_device(hub_database.engine, household, "reserve", utc_now())
+    assert f"companion devices revoke {first}" in refused.value.fix
+    revoke_device(hub_database.engine, first, utc_now())
+    device, credential = add_device(hub_database.engine, household, "the replacement", utc_now())
     assert device_of(hub_database.engine, credential) == device
     with hub_database.engine.connect() as connection:
         from companion.store.schema import devices
@@ -364,6 +373,9 @@ def _page(
 ) -> dict[str, object]:
     """A page as the hub sends it (changes_since), made by hand: the rule is the device's to keep."""
     return {
+        "household": 9,
+        "epoch": "a-hub",
+        "reset": False,
         "since": since,
         "up_to": up_to,
         "more": False,
@@ -468,4 +480,162 @@ def test_the_sync_endpoints_survive_generated_requests(hub_database: Database) -
 
         no_server_error()
         checked += 1
-    assert checked == 4
+    assert checked == 5  # changes, occurrences, health, summary, deletions
+
+
+def test_a_device_handed_to_another_household_replaces_its_copy(
+    hub: HubProcess, hub_database: Database, tmp_path: Path
+) -> None:
+    book = ReminderBook(hub_database.engine)
+    first, first_device, first_credential = household_with_device(hub_database, "Aase")
+    book.create("Aases frisør", _later(600), household_id=first, asked_by="relative", asked_by_name="Bo")
+    second, _second_device, second_credential = household_with_device(hub_database, "Birte")
+    book.create("Birtes bingo", _later(600), household_id=second, asked_by="relative", asked_by_name="Cai")
+    device = _device(tmp_path, hub, first_credential)
+    device.sync()
+    device.close()
+    revoke_device(hub_database.engine, first_device, utc_now())
+
+    again = _device(tmp_path, hub, second_credential)  # the same device, joined again with Birte's credential
+    try:
+        again.sync()
+        assert [text for text, _at, _rule in again.hub_reminders().values()] == ["Birtes bingo"]
+    finally:
+        again.close()
+
+
+def test_after_the_hubs_database_is_restored_devices_replace_their_copy(
+    hub: HubProcess, hub_database: Database, tmp_path: Path
+) -> None:
+    from companion.hub.replica import PULLED, keep_state
+
+    household, _device_id, credential = household_with_device(hub_database, "Dorit")
+    made = ReminderBook(hub_database.engine).create(
+        "gymnastik", _later(700), household_id=household, asked_by="relative", asked_by_name="Eva"
+    )
+    device = _device(tmp_path, hub, credential)
+    try:
+        device.sync()
+        # A device ahead of every version the hub has given (its database went back to an older backup):
+        keep_state(device.database.engine, PULLED, "999999999")
+        assert device.sync().pulled >= 1  # the copy replaced, not waited for numbers used again
+        assert pulled_version(device.database.engine) < 999999999
+        # The operator restored the hub and says so: every device replaces its copy.
+        hub.run_command("devices", "resync")
+        assert device.sync().pulled >= 1
+        assert device.hub_reminders() == {made.id: ("gymnastik", _later(700), None)}
+    finally:
+        device.close()
+
+
+def test_a_hub_reminder_the_person_deletes_by_voice_is_deleted_on_the_hub(
+    hub: HubProcess, hub_database: Database, tmp_path: Path
+) -> None:
+    household, _device_id, credential = household_with_device(hub_database, "Frida")
+    relative_of(hub_database, household, "gitte@example.dk", "Gitte")
+    made = ReminderBook(hub_database.engine).create(
+        "ring til Gitte", _later(800), household_id=household, asked_by="relative", asked_by_name="Gitte"
+    )
+    device = _device(tmp_path, hub, credential)
+    try:
+        device.sync()
+        (copy,) = ReminderBook(device.database.engine).all()
+        assert ReminderBook(device.database.engine).delete(copy.id)  # "slet den" (agenda.py asks first)
+        device.sync()
+        assert ReminderBook(hub_database.engine).get(made.id) is None
+        api = _signed_in(hub, "gitte@example.dk")
+        assert api.get("/api/reminders").json() == []
+        api.close()
+        assert device.sync().pulled == 0  # the hub's tombstone finds nothing left to delete
+    finally:
+        device.close()
+
+
+def test_a_device_adds_counts_only_under_its_own_pseudonym(hub_database: Database) -> None:
+    from companion.hub.changes import receive_summary
+    from companion.hub.devices import list_devices
+
+    _h1, first_id, _c1 = household_with_device(hub_database, "Hanne")
+    _h2, second_id, _c2 = household_with_device(hub_database, "Ida")
+    first, second = (d for d in list_devices(hub_database.engine) if d.id in (first_id, second_id))
+    week = {"2026-W10": {"turns": 3}}
+    counted = {"schema": "companion-usage/1", "counted": True, "weeks": week}
+    receive_summary(hub_database.engine, first, {**counted, "device": "hannespseudonym"}, "")
+    # Another device can neither take those counts away nor add its own under more names than one.
+    receive_summary(hub_database.engine, second, {**counted, "device": "idaspseudonym01"}, "hannespseudonym")
+    receive_summary(hub_database.engine, second, {**counted, "device": "idaspseudonym02"}, "")
+    with hub_database.engine.connect() as connection:
+        kept = set(connection.scalars(select(fleet_weeks.c.pseudonym)))
+    assert {"hannespseudonym", "idaspseudonym02"} <= kept and "idaspseudonym01" not in kept
+
+
+def test_the_hubs_coordinator_page_leaves_households_to_the_hubs_commands(hub_database: Database) -> None:
+    from fastapi.testclient import TestClient
+
+    from companion.web.app import create_app
+
+    from web_pages import add_account, csrf_of
+
+    add_account(hub_database, "coordinator", "lone@hub.dk", utc_now())
+    client = TestClient(create_app(hub_database, hub=True))
+    client.post(
+        "/login",
+        data={"email": "lone@hub.dk", "password": PASSWORD, "csrf": csrf_of(client.get("/login").text)},
+    )
+    page = client.get("/catalogue").text
+    assert "companion households" in page and "/catalogue/pairing-code" not in page
+    assert client.post("/catalogue/pairing-code", data={"csrf": csrf_of(page)}).status_code == 404
+    token = client.post("/api/session", json={"email": "lone@hub.dk", "password": PASSWORD}).json()["token"]
+    answered = client.post("/api/pairing-code", headers={"Authorization": f"Bearer {token}"})
+    assert answered.status_code == 404 and answered.json()["detail"]["reason"] == "not_on_the_hub"
+
+
+def test_text_the_hubs_database_cannot_hold_is_cleaned_not_failed_on(
+    hub: HubProcess, hub_database: Database
+) -> None:
+    _household, device_id, credential = household_with_device(hub_database, "Jens")
+    health = {
+        "last_seen_utc": "2026-03-02T09:00:00",
+        "microphone_ok": True,
+        "models_ok": False,
+        "problem": "a\x00b",
+    }
+    answer = httpx.post(
+        f"{hub.url}/api/sync/health",
+        json=health,
+        headers={"Authorization": f"Bearer {credential}"},
+        verify=hub.trust(),
+    )
+    assert answer.status_code == 200
+    from companion.hub.changes import health_key
+    from companion.store.health import latest
+
+    found = latest(hub_database.engine, health_key(device_id))
+    assert found is not None and found.problem == "ab"
+
+
+def test_a_ca_file_that_cannot_be_read_is_said_plainly(tmp_path: Path) -> None:
+    with pytest.raises(HubError, match="ca_file") as refused:
+        HubLink("https://hub.example.dk", "cdev_x", str(tmp_path / "missing.pem"))
+    assert "CA certificate" in refused.value.fix
+
+
+def test_a_working_sync_clears_what_an_earlier_run_left_for_the_doctor(
+    hub: HubProcess, hub_database: Database, tmp_path: Path
+) -> None:
+    from companion.hub.client import PROBLEM, REFUSED, HubSync
+    from companion.hub.replica import keep_state, read_state
+
+    _household, _device_id, credential = household_with_device(hub_database, "Karen")
+    with Database(tmp_path) as device:
+        keep_state(device.engine, PROBLEM, "The hub refused this device's credential.")
+        keep_state(device.engine, REFUSED, "yes")
+        link = HubLink(hub.url, credential, str(hub.certificate))
+        sync = HubSync(device.engine, link, utc_now, lambda: utc_now().date())
+        sync.round()
+        link.close()
+        assert (
+            sync.problem == ""
+            and read_state(device.engine, PROBLEM) == ""
+            and read_state(device.engine, REFUSED) == ""
+        )

@@ -19,7 +19,7 @@ from companion.web.app import create_app
 from companion.web.pairing import new_code
 
 from clocks import utc
-from web_pages import PASSWORD, add_account
+from web_pages import PASSWORD, add_account, csrf_of
 
 NOW = utc("2026-03-02T09:00")
 
@@ -200,3 +200,15 @@ def test_half_a_character_is_refused_not_a_server_error(database: Database) -> N
     assert "kaffe" not in refused.text  # what was sent is never echoed
     with database.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(reminders)) == 0
+
+
+def test_text_the_database_cannot_hold_is_refused_as_unreadable_not_failed_on(database: Database) -> None:
+    """PostgreSQL (the hub) refuses a NUL character in text: a sign-in with one is unreadable, not a 500."""
+    client = client_of(database)
+    answer = client.post("/api/session", json={"email": "\x00", "password": "korrekt hest batteri"})
+    assert answer.status_code in (400, 422)
+    page = client.get("/login").text
+    form = client.post(
+        "/login", data={"email": "a\x00b@example.dk", "password": "x" * 12, "csrf": csrf_of(page)}
+    )
+    assert form.status_code in (400, 401, 403) and "Traceback" not in form.text

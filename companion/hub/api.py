@@ -56,12 +56,17 @@ class DeviceHealth(BaseModel):
     last_seen_utc: Instant
     microphone_ok: bool
     models_ok: bool
-    problem: str = Field(max_length=300)
+    # Text the hub's database can hold: no NUL (PostgreSQL refuses it in text).
+    problem: Annotated[str, Field(max_length=300), AfterValidator(lambda text: text.replace("\x00", ""))]
 
 
 class Summary(BaseModel):
     summary: dict[str, Any]
     withdrawn: str = Field(default="", max_length=32, description="A pseudonym whose counts are to go.")
+
+
+class Deletions(BaseModel):
+    reminders: list[Annotated[int, Field(ge=1, le=INT_MAX)]] = Field(max_length=2000)
 
 
 class Taken(BaseModel):
@@ -105,7 +110,14 @@ def health(request: Request, body: DeviceHealth, authorization: Authorization = 
 
 @router.post("/summary")
 def summary(request: Request, body: Summary, authorization: Authorization = None) -> Taken:
-    web, _device_itself = _device(request, authorization)  # who sent it is not kept with the counts
+    web, device = _device(request, authorization)
     if not hub.summary_is_sound(body.summary) or (body.withdrawn and not body.withdrawn.isalnum()):
         raise HTTPException(422, "not a companion usage summary")
-    return Taken(taken=hub.receive_summary(web.database.engine, body.summary, body.withdrawn))
+    return Taken(taken=hub.receive_summary(web.database.engine, device, body.summary, body.withdrawn))
+
+
+@router.post("/deletions")
+def deletions(request: Request, body: Deletions, authorization: Authorization = None) -> Taken:
+    """Reminders of the hub the person deleted on the device."""
+    web, device = _device(request, authorization)
+    return Taken(taken=hub.receive_deletions(web.database.engine, device, body.reminders))

@@ -6,17 +6,26 @@ rows: a device of household A can neither read nor write anything of B.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from companion.hub.devices import Device
 from companion.store.database import writing
 from companion.store.health import Health, record
-from companion.store.schema import devices, fleet_weeks, groups, occurrences, reminders, sync_deletions
+from companion.store.schema import (
+    devices,
+    fleet_weeks,
+    groups,
+    occurrences,
+    reminders,
+    sync_deletions,
+    sync_state,
+)
 from companion.usage.summary import check_summary
 
 PAGE = 500
@@ -51,10 +60,14 @@ def changes_since(engine: Engine, device: Device, since: int, limit: int = PAGE)
     held to commit, every version below one seen here is committed too: the device can go on from the
     page's last version without ever skipping a change."""
     household = device.household_id
+    epoch = hub_epoch(engine)
     with (
         engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection,
         connection.begin(),
     ):
+        # A device ahead of every version this hub has given: the hub's database was restored from an older
+        # backup. The device must replace its copy, or it would wait for numbers already used again.
+        newest = int(connection.scalar(text("SELECT last_value FROM sync_version")) or 0)
         found_reminders = connection.execute(
             select(reminders)
             .where(reminders.c.household_id == household, reminders.c.version > since)
@@ -87,6 +100,9 @@ def changes_since(engine: Engine, device: Device, since: int, limit: int = PAGE)
         missing = wanted - sent
         extra = connection.execute(select(groups).where(groups.c.id.in_(missing))).all() if missing else []
     return {
+        "household": household,
+        "epoch": epoch,
+        "reset": since > newest,
         "since": since,
         "up_to": int(page[-1][1].version) if page else since,
         "more": more,
@@ -98,6 +114,34 @@ def changes_since(engine: Engine, device: Device, since: int, limit: int = PAGE)
             if kind == "deleted"
         ],
     }
+
+
+EPOCH = "epoch"
+
+
+def hub_epoch(engine: Engine) -> str:
+    """This hub's copy of the world: a random name, new when the hub is set up and whenever its database was
+    restored from a backup (`companion devices resync`). A device that sees it change replaces its copy."""
+    with engine.connect() as connection:
+        found = connection.scalar(select(sync_state.c.value).where(sync_state.c.name == EPOCH))
+    if found is None:  # the first device ever to ask: made once, whoever asks at the same moment
+        with writing(engine) as connection:
+            connection.execute(
+                pg_insert(sync_state).values(name=EPOCH, value=secrets.token_hex(8)).on_conflict_do_nothing()
+            )
+            found = connection.scalar(select(sync_state.c.value).where(sync_state.c.name == EPOCH))
+    return str(found)
+
+
+def new_epoch(engine: Engine) -> str:
+    with writing(engine) as connection:
+        value = secrets.token_hex(8)
+        connection.execute(
+            pg_insert(sync_state)
+            .values(name=EPOCH, value=value)
+            .on_conflict_do_update(index_elements=["name"], set_={"value": value})
+        )
+    return value
 
 
 def _reminder(row: Any) -> dict[str, Any]:
@@ -180,30 +224,55 @@ def health_key(device_id: int) -> str:
     return f"hub-device-{device_id}"
 
 
-def receive_summary(engine: Engine, summary: Mapping[str, Any], withdrawn: str) -> int:
-    """A household's weekly counts, under its pseudonym only (who sent them is not kept): the weeks sent
-    replace those weeks' counts. `withdrawn`: a pseudonym whose counts go, because the person said "du må
-    ikke tælle mere" (or the device no longer counts)."""
+def receive_summary(engine: Engine, device: Device, summary: Mapping[str, Any], withdrawn: str) -> int:
+    """A household's weekly counts, from its own device only: each device's counts go under one pseudonym,
+    bound to it at its first summary, so no device can add counts under made-up names (and so make a small
+    cell look large) or remove another household's. `withdrawn`: the device's pseudonym whose counts go,
+    because the person said "du må ikke tælle mere" (or the device no longer counts); a new "ja" later
+    binds the new pseudonym."""
     with writing(engine) as connection:
-        if withdrawn:
-            connection.execute(delete(fleet_weeks).where(fleet_weeks.c.pseudonym == withdrawn))
-        if not summary.get("counted"):
-            return 0
-        pseudonym = str(summary["device"])
-        weeks = summary["weeks"]
-        connection.execute(
-            delete(fleet_weeks).where(
-                fleet_weeks.c.pseudonym == pseudonym, fleet_weeks.c.week.in_(list(weeks))
-            )
-        )
-        rows = [
-            {"pseudonym": pseudonym, "week": week, "key": key, "count": count}
-            for week, cells in weeks.items()
-            for key, count in cells.items()
-        ]
-        if rows:
-            connection.execute(insert(fleet_weeks), rows)
+        bound = connection.scalar(select(devices.c.pseudonym).where(devices.c.id == device.id))
+        if withdrawn and withdrawn == bound:
+            connection.execute(delete(fleet_weeks).where(fleet_weeks.c.pseudonym == bound))
+            bound = None
+        pseudonym = str(summary["device"]) if summary.get("counted") else None
+        if bound is not None and pseudonym is not None and pseudonym != bound:
+            # A device set up afresh (a new "ja" without the old one withdrawn): its old counts go.
+            connection.execute(delete(fleet_weeks).where(fleet_weeks.c.pseudonym == bound))
+        connection.execute(update(devices).where(devices.c.id == device.id).values(pseudonym=pseudonym))
+        return keep_counts(connection, summary) if pseudonym is not None else 0
+
+
+def keep_counts(connection: Connection, summary: Mapping[str, Any]) -> int:
+    """The summary's weeks, replacing the same weeks of the same pseudonym."""
+    pseudonym = str(summary["device"])
+    weeks = summary["weeks"]
+    connection.execute(
+        delete(fleet_weeks).where(fleet_weeks.c.pseudonym == pseudonym, fleet_weeks.c.week.in_(list(weeks)))
+    )
+    rows = [
+        {"pseudonym": pseudonym, "week": week, "key": key, "count": count}
+        for week, cells in weeks.items()
+        for key, count in cells.items()
+    ]
+    if rows:
+        connection.execute(insert(fleet_weeks), rows)
     return len(rows)
+
+
+def receive_deletions(engine: Engine, device: Device, reminder_ids: Sequence[int]) -> int:
+    """Reminders the person deleted on the device (by voice): deleted here too, if they are of its household
+    (and still here). The relatives' page then no longer shows what the person asked to be rid of."""
+    if not reminder_ids:
+        return 0
+    with writing(engine) as connection:
+        return int(
+            connection.execute(
+                delete(reminders).where(
+                    reminders.c.id.in_(list(reminder_ids)), reminders.c.household_id == device.household_id
+                )
+            ).rowcount
+        )
 
 
 SUMMARY_WEEKS_AT_MOST = 40

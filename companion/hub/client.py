@@ -26,9 +26,12 @@ from companion.hub.replica import (
     PUSHED,
     apply_page,
     changed_occurrences,
+    deleted_here,
     keep_state,
+    needs_fresh_copy,
     pulled_version,
     read_state,
+    told,
 )
 from companion.store.health import latest
 from companion.store.schema import DEVICE_HOUSEHOLD
@@ -103,10 +106,17 @@ class HubLink:
 
         self.url = _outbound_url(url)
         self._httpx = httpx
+        try:
+            trust: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        except (OSError, ssl.SSLError) as error:
+            raise HubError(
+                f"[hub] ca_file = {ca_file!r} cannot be used: {error}.",
+                "Give the hub's CA certificate (PEM), or leave ca_file empty for a publicly trusted hub.",
+            ) from error
         self._client = httpx.Client(
             base_url=self.url,
             headers={"Authorization": f"Bearer {credential}"},
-            verify=ssl.create_default_context(cafile=ca_file) if ca_file else True,
+            verify=trust,
             timeout=timeout_s,
         )
 
@@ -162,13 +172,22 @@ def sync_once(engine: Engine, link: HubLink, now: Callable[[], datetime], today:
         since = pulled_version(engine)
         page = link.get("/api/sync/changes", since=since)
         try:
-            pulled += apply_page(engine, page, now())
+            fresh = needs_fresh_copy(engine, page)
+            if fresh:
+                log.warning("the hub's copy is another one now (restored, or another household): replacing")
+                since = 0
+                page = link.get("/api/sync/changes", since=0)
+            pulled += apply_page(engine, page, now(), fresh=fresh)
         except (KeyError, TypeError, ValueError) as error:  # nothing of such a page was kept
             raise HubError(f"The hub at {link.url} sent changes sync cannot use ({error!r}).") from error
         if not page.get("more"):
             break
         if int(page["up_to"]) <= since:
             raise HubError(f"The hub at {link.url} says there is more, but sends nothing after {since}.")
+    gone, last = deleted_here(engine)
+    if gone:
+        link.post("/api/sync/deletions", {"reminders": gone})
+        told(engine, last)
     sent = 0
     while True:
         items, up_to = changed_occurrences(engine)
@@ -254,6 +273,7 @@ class HubSync:
         now = self.now()
         if self.problem:
             log.info("sync with the hub works again")
+        if self.problem or self._noted_ok is None:  # also what an earlier run left for the doctor
             self._note(PROBLEM, "")
             self._note(REFUSED, "")
         if self.problem or self._noted_ok is None or now - self._noted_ok >= _NOTE_OK_EVERY:

@@ -68,6 +68,18 @@ def add_device(engine: Engine, household_id: int, name: str, now: datetime) -> t
                 f"There is no household {household_id} on the hub.",
                 "See them with: companion households list",
             )
+        # One device speaks a household's reminders: two would say each one twice, and their records of it
+        # (said, heard) would contradict each other on the relatives' page.
+        other = connection.scalar(
+            select(devices.c.id).where(
+                devices.c.household_id == household_id, devices.c.revoked_utc.is_(None)
+            )
+        )
+        if other is not None:
+            raise CompanionError(
+                f"Household {household_id} has a device already (device {other}).",
+                f"A replacement? Revoke the old one first: companion devices revoke {other}",
+            )
         row = connection.execute(
             insert(devices)
             .values(household_id=household_id, name=name, token_hash=_hash(credential), created_utc=now)

@@ -10,7 +10,7 @@ computed afresh at each look and kept nowhere.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,9 +30,23 @@ from companion.usage.summary import (
     check_min_people,
     hide_and_noise,
     key_of,
+    last_weeks,
     scale_quarters,
     weeks_of_quarters,
 )
+
+LATE_DAYS = 3
+"""A week is shown (and so released) this many days after it ended: a device that was off over a weekend
+has sent its counts by then."""
+
+
+def shown_weeks(today: date, count: int) -> list[str]:
+    """The `count` weeks that ended at least LATE_DAYS ago, oldest first. A week still running is never shown
+    on the hub: counted afresh at each look, two looks would tell one household's use by difference."""
+    last_day = today - timedelta(days=LATE_DAYS)
+    last_sunday = last_day - timedelta(days=last_day.isoweekday() % 7)
+    return last_weeks(last_sunday, count)
+
 
 # Each person's part of a cell, clipped to the measure's bound when noise is asked for (NULL: as it is).
 _BOUNDS = "SELECT * FROM unnest(CAST(:measures AS text[]), CAST(:bounds AS integer[])) AS b(measure, bound)"
@@ -83,7 +97,16 @@ def fleet_cohort(
     check_min_people(min_people)
     quarters = scale_quarters(weeks)
     with writing(engine) as connection:
-        devices = int(connection.scalar(text("SELECT count(DISTINCT pseudonym) FROM fleet_weeks")) or 0)
+        # The devices reported on: those with counts in the periods shown (not every device ever seen, or a
+        # lone active one would hide among long-gone ones and its zeros be shown).
+        devices = int(
+            connection.scalar(
+                text("SELECT count(DISTINCT pseudonym) FROM fleet_weeks WHERE week = ANY(:weeks)").bindparams(
+                    bindparam("weeks", sorted({*weeks, *weeks_of_quarters(quarters)}))
+                )
+            )
+            or 0
+        )
         table = Cohort(list(weeks), devices, min_people, noise_epsilon=noise.epsilon if noise else 0.0)
         released = _released(connection, [*weeks, *quarters])
         fresh = Cohort(list(weeks), devices, min_people, noise_epsilon=table.noise_epsilon)
@@ -97,6 +120,9 @@ def fleet_cohort(
         ended = {week: fresh.cells[week] for week in weeks if week < this_week and week not in released}
         ended |= {q: fresh.quarters[q] for q in quarters if q not in released}  # scale_quarters: ended ones
         _release(connection, ended, now)
+        # Another look may have released the same period a moment before: what stands is what is shown.
+        for period, cells in _released(connection, list(ended)).items():
+            (table.cells if period in table.cells else table.quarters)[period] = cells
     return table
 
 

@@ -17,9 +17,17 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from companion.errors import HubError
 from companion.hub.changes import GROUP_FIELDS, OCCURRENCE_FIELDS, REMINDER_FIELDS
 from companion.store.database import store_errors, writing
-from companion.store.schema import DEVICE_HOUSEHOLD, groups, occurrences, reminders, sync_state
+from companion.store.schema import (
+    DEVICE_HOUSEHOLD,
+    groups,
+    occurrences,
+    reminders,
+    sync_deletions,
+    sync_state,
+)
 
 PULLED = "pulled_version"
+REPLICA_OF = "replica_of"
 PUSHED = "pushed_change"
 HUB_SOURCE = "hub"
 """The `source` of a group copied from the hub: the shipped catalogue's seeding leaves it alone."""
@@ -46,28 +54,66 @@ def pulled_version(engine: Engine) -> int:
     return int(read_state(engine, PULLED, "0"))
 
 
-def apply_page(engine: Engine, page: Mapping[str, Any], now: datetime) -> int:
+def replica_of(page: Mapping[str, Any]) -> str:
+    """Whose copy a page is of: the hub's epoch and the household (a device handed to another household,
+    or a hub restored from a backup, is a different copy)."""
+    return f"{page['epoch']}/{page['household']}"
+
+
+def needs_fresh_copy(engine: Engine, page: Mapping[str, Any]) -> bool:
+    held = read_state(engine, REPLICA_OF)
+    return bool(page.get("reset")) or (held != "" and held != replica_of(page))
+
+
+def apply_page(engine: Engine, page: Mapping[str, Any], now: datetime, fresh: bool = False) -> int:
     """Apply one page of the hub's changes; returns how many rows changed here. Refuses a page that does
-    not follow on from this device's version (it would skip changes)."""
+    not follow on from this device's version (it would skip changes). `fresh`: the copy held so far is of
+    another household or another hub's past, and is replaced by this page (from version 0) — in the same
+    transaction, so a device is never left with no reminders if the connection is cut."""
     with writing(engine) as connection:
+        if fresh:
+            connection.execute(delete(reminders).where(reminders.c.hub_id.is_not(None)))
+            connection.execute(delete(groups).where(groups.c.source == HUB_SOURCE))
+            connection.execute(delete(sync_deletions))  # deletions asked of the old copy's hub
+            write_state(connection, PULLED, "0")
         here = int(_state(connection, PULLED, "0"))
         if int(page["since"]) != here:
             raise HubError(
                 f"The hub sent changes since version {page['since']}, but this device is at {here}."
             )
+        write_state(connection, REPLICA_OF, replica_of(page))
+        # Groups first (a reminder may point at one), then reminders and deletions in the order they were
+        # made: a row deleted and made again in one page ends up made.
         changed = sum(_apply_group(connection, group, now) for group in page["groups"])
-        changed += sum(_apply_reminder(connection, reminder, now) for reminder in page["reminders"])
-        for gone in page["deleted"]:
-            if gone["kind"] == "reminder":
-                changed += connection.execute(
-                    delete(reminders).where(reminders.c.hub_id == int(gone["id"]))
-                ).rowcount
-            elif gone["kind"] == "group":
-                changed += connection.execute(
-                    delete(groups).where(groups.c.id == str(gone["id"]), groups.c.source == HUB_SOURCE)
-                ).rowcount
+        in_order = sorted(
+            [("reminder", item) for item in page["reminders"]]
+            + [("deleted", item) for item in page["deleted"]],
+            key=lambda pair: int(pair[1]["version"]),
+        )
+        for kind, item in in_order:
+            changed += (
+                _apply_reminder(connection, item, now)
+                if kind == "reminder"
+                else _apply_deletion(connection, item)
+            )
         write_state(connection, PULLED, str(max(here, int(page["up_to"]))))
     return changed
+
+
+def _apply_deletion(connection: Connection, gone: Mapping[str, Any]) -> int:
+    """A tombstone, unless the copy held is newer than it."""
+    version = int(gone["version"])
+    if gone["kind"] == "reminder":
+        query = delete(reminders).where(reminders.c.hub_id == int(gone["id"]))
+        return connection.execute(
+            query.where(reminders.c.version.is_(None) | (reminders.c.version < version))
+        ).rowcount
+    if gone["kind"] == "group":
+        query = delete(groups).where(groups.c.id == str(gone["id"]), groups.c.source == HUB_SOURCE)
+        return connection.execute(
+            query.where(groups.c.version.is_(None) | (groups.c.version < version))
+        ).rowcount
+    return 0
 
 
 def _apply_group(connection: Connection, group: Mapping[str, Any], now: datetime) -> int:
@@ -138,3 +184,20 @@ def _text(value: Any) -> Any:
 def keep_state(engine: Engine, name: str, value: str) -> None:
     with writing(engine) as connection:
         write_state(connection, name, value)
+
+
+def deleted_here(engine: Engine) -> tuple[list[int], int]:
+    """Hub reminders the person deleted on this device, not yet told to the hub, and the last of them."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(sync_deletions.c.version, sync_deletions.c.row_id).where(
+                sync_deletions.c.kind == "reminder"
+            )
+        ).all()
+    return [int(row.row_id) for row in rows], max((int(row.version) for row in rows), default=0)
+
+
+@store_errors("note what the hub was told")
+def told(engine: Engine, up_to: int) -> None:
+    with writing(engine) as connection:
+        connection.execute(delete(sync_deletions).where(sync_deletions.c.version <= up_to))

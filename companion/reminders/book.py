@@ -26,7 +26,7 @@ from companion.reminders.recurrence import (
     wall_text,
 )
 from companion.store.database import store_errors, utc_now, writing
-from companion.store.schema import DEVICE_HOUSEHOLD, groups, occurrences, reminders
+from companion.store.schema import DEVICE_HOUSEHOLD, groups, occurrences, reminders, sync_deletions
 
 log = logging.getLogger(__name__)
 
@@ -239,9 +239,18 @@ class ReminderBook:
 
     @store_errors("delete the reminder")
     def delete(self, reminder_id: int) -> bool:
-        """Delete a reminder and its occurrences (their history goes with it)."""
+        """Delete a reminder and its occurrences (their history goes with it). A copy of a hub's reminder is
+        noted for the hub too (docs/hub-sync.md): the person's "slet den" holds for the relatives' page."""
         with writing(self.engine) as connection:
+            hub_id = connection.scalar(select(reminders.c.hub_id).where(reminders.c.id == reminder_id))
             count = connection.execute(delete(reminders).where(reminders.c.id == reminder_id)).rowcount
+            if count and hub_id is not None:
+                last = connection.scalar(select(func.max(sync_deletions.c.version))) or 0
+                connection.execute(
+                    insert(sync_deletions).values(
+                        version=last + 1, household_id=None, kind="reminder", row_id=str(hub_id)
+                    )
+                )
         if count and self.on_change is not None:
             self.on_change()
         return bool(count)

@@ -307,12 +307,16 @@ devices = Table(
     Column("created_utc", DateTime, nullable=False),
     Column("revoked_utc", DateTime, nullable=True),
     Column("last_sync_utc", DateTime, nullable=True),
+    # The pseudonym its household's weekly counts go under: counts are taken only under this device's own,
+    # so no device can add counts under made-up names or remove another's. Never shown, never exported.
+    Column("pseudonym", String(32), nullable=True),
 )
 
 sync_deletions = Table(
     "sync_deletions",
     metadata,
-    # A deleted reminder or group, as the hub's trigger records it: sent to devices as a tombstone.
+    # On the hub: a deleted reminder or group, as its trigger records it, sent to devices as a tombstone.
+    # On a device: a copy of a hub reminder the person deleted here, to be deleted on the hub too.
     Column("version", BigInteger, primary_key=True, autoincrement=False),
     # The reminder's household; null for a group (every device has the catalogue).
     Column("household_id", Integer, nullable=True),

@@ -188,6 +188,8 @@ async def device_health(request: Request, authorization: Authorization = None) -
     """When the device last reported, and whether its microphone and models work — never any content."""
     web = web_of(request)
     bearer(web, authorization, "coordinator")
+    if web.hub:
+        raise problem(404, "not_on_the_hub")  # many devices there: `companion devices list`
     found = latest(web.database.engine)
     if found is None:
         raise problem(404, "not_reported")
@@ -204,6 +206,8 @@ def pairing_code(request: Request, authorization: Authorization = None) -> Pairi
     """A code for a relative who is not at the device, as on the coordinator's page (and audited)."""
     web = web_of(request)
     account = bearer(web, authorization, "coordinator")
+    if web.hub:
+        raise problem(404, "not_on_the_hub")  # many households there: `companion households pair-code`
     now = web.now()
     code = new_code(web.database.engine, DEVICE_HOUSEHOLD, now)
     record_pairing_code(web, account, now)

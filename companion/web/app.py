@@ -9,6 +9,7 @@ coordinator only the catalogue and the device's health.
 from __future__ import annotations
 
 import gc
+import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,8 +25,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from companion.errors import StoreError
 from companion.reminders.book import ReminderBook
 from companion.settings import UsageSettings, WebSettings
 from companion.store.database import Database, utc_now
@@ -34,6 +37,7 @@ from companion.web.i18n import choose_language, translations
 from companion.web.listing import HouseholdViews
 from companion.web.security import FORM_COOKIE, SESSION_COOKIE, SecurityHeaders, set_cookie
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 WORKER_THREADS = 8
 """Threads for the handlers that write (forms, the API's changes). Handlers that only read run on the event
@@ -213,6 +217,20 @@ def create_app(
             ]
             return JSONResponse({"detail": jsonable_encoder(said)}, status_code=422)
         return render(web, request, visitor(web, request), "error.html", 400, kind="other")
+
+    async def database_refused(request: Request, error: Exception) -> Response:
+        # Text the database cannot hold (PostgreSQL refuses a NUL character) is the sender's to fix: as
+        # unreadable as a form field far too long. Anything else is the database not answering now.
+        unreadable = isinstance(error, DataError) or isinstance(error.__cause__, DataError)
+        status = (422 if request.url.path.startswith("/api/") else 400) if unreadable else 503
+        if not unreadable:
+            log.error("the database failed a request to %s: %s", request.url.path, error)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "unreadable" if unreadable else "try_again"}, status_code=status)
+        return render(web, request, visitor(web, request), "error.html", status, kind="other")
+
+    app.add_exception_handler(StoreError, database_refused)
+    app.add_exception_handler(DataError, database_refused)  # a read not wrapped as a StoreError
 
     @app.get("/language/{code}")
     async def switch_language(code: str, request: Request, back: str = "/") -> Response:

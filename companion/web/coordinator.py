@@ -40,6 +40,12 @@ def coordinator(request: Request) -> tuple[Web, Visitor]:
     return with_role(request, "coordinator")
 
 
+def device_only(web: Web) -> None:
+    """What concerns the one household of a device, not the hub's many (there: `companion households`)."""
+    if web.hub:
+        raise HTTPException(status_code=404)
+
+
 def _page(web: Web, request: Request, who: Visitor, status: int = 200, **extra: object) -> Response:
     language = catalogue_language(web.database.engine)
     now = local(web.now()).replace(tzinfo=COPENHAGEN)
@@ -56,6 +62,8 @@ def _page(web: Web, request: Request, who: Visitor, status: int = 200, **extra: 
             }
         )
     counting = consent_of(web.database.engine, DEVICE_HOUSEHOLD)
+    if web.hub:  # the hub's households are many: their devices, consent and codes are not this page's
+        return render(web, request, who, "catalogue.html", status, groups=listed, on_the_hub=True, **extra)
     return render(
         web,
         request,
@@ -100,6 +108,7 @@ def pairing_code(request: Request, csrf: Annotated[str, Form(max_length=100)] = 
     """
     web, who = coordinator(request)
     check_csrf(csrf, who.csrf)
+    device_only(web)
     now = web.now()
     code = new_code(web.database.engine, DEVICE_HOUSEHOLD, now)
     assert who.account is not None  # coordinator() let only a signed-in coordinator through
@@ -121,6 +130,7 @@ def ask_consent(request: Request, csrf: Annotated[str, Form(max_length=100)] = "
     """Set-up: the device asks its person, at the next conversation, whether usage may be counted."""
     web, who = coordinator(request)
     check_csrf(csrf, who.csrf)
+    device_only(web)
     request_question(web.database.engine, web.now())
     return RedirectResponse("/catalogue", status_code=303)
 

@@ -29,10 +29,12 @@ WEEKS = 8
 
 def _cohort(web: Web) -> Cohort:
     today = local(web.now()).date()
-    weeks = last_weeks(today, WEEKS)
     usage = web.usage
     if web.hub:
-        return _fleet(web, weeks, iso_week(today))
+        from companion.hub.fleet import shown_weeks
+
+        return _fleet(web, shown_weeks(today, WEEKS), iso_week(today))
+    weeks = last_weeks(today, WEEKS)
     return cohort_of(
         web.database.engine,
         DEVICE_HOUSEHOLD,
@@ -63,7 +65,7 @@ def evaluation_page(request: Request) -> Response:
         log.error("the evaluator's report failed: %s", error)
         return render(web, request, who, "evaluation.html", 503, problem=str(error))
     figures = charts(table, translations(who.language).gettext)
-    return render(web, request, who, "evaluation.html", cohort=table, charts=figures)
+    return render(web, request, who, "evaluation.html", cohort=table, charts=figures, on_the_hub=web.hub)
 
 
 @router.get("/evaluation.csv")

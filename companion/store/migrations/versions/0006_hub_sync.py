@@ -1,9 +1,10 @@
 """The hub and its devices: credentials, change versions, tombstones, pushed occurrences and summaries.
 
 On PostgreSQL (the hub) triggers stamp every change of a reminder or group with a version from one
-sequence, under a transaction-wide lock so versions commit in the order they are taken (a device that has
-seen version V has seen every change below it), and record deletions as tombstones. On SQLite (a device) a
-trigger counts every change of an occurrence, so sync pushes only what changed. See docs/hub-sync.md.
+sequence, under a transaction-wide lock taken per statement, so versions commit in the order they are
+taken (a device that has seen version V has seen every change below it), and record deletions as
+tombstones. On SQLite (a device) a trigger counts every change of an occurrence, so sync pushes only what
+changed. See docs/hub-sync.md.
 
 Revision ID: 0006
 Revises: 0005
@@ -27,26 +28,34 @@ VERSION_LOCK = 84_100_001
 
 _POSTGRESQL = [
     "CREATE SEQUENCE sync_version",
-    f"""CREATE FUNCTION sync_stamp() RETURNS trigger AS $$
+    # The lock is taken once per statement, before the statement locks any row: taken per row, after
+    # PostgreSQL had locked that row, two transactions could each hold what the other waits for.
+    f"""CREATE FUNCTION sync_lock() RETURNS trigger AS $$
     BEGIN
         PERFORM pg_advisory_xact_lock({VERSION_LOCK});
+        RETURN NULL;
+    END $$ LANGUAGE plpgsql""",
+    """CREATE FUNCTION sync_stamp() RETURNS trigger AS $$
+    BEGIN
         NEW.version := nextval('sync_version');
         RETURN NEW;
     END $$ LANGUAGE plpgsql""",
-    f"""CREATE FUNCTION sync_reminder_deleted() RETURNS trigger AS $$
+    """CREATE FUNCTION sync_reminder_deleted() RETURNS trigger AS $$
     BEGIN
-        PERFORM pg_advisory_xact_lock({VERSION_LOCK});
         INSERT INTO sync_deletions (version, household_id, kind, row_id)
         VALUES (nextval('sync_version'), OLD.household_id, 'reminder', OLD.id::text);
         RETURN OLD;
     END $$ LANGUAGE plpgsql""",
-    f"""CREATE FUNCTION sync_group_deleted() RETURNS trigger AS $$
+    """CREATE FUNCTION sync_group_deleted() RETURNS trigger AS $$
     BEGIN
-        PERFORM pg_advisory_xact_lock({VERSION_LOCK});
         INSERT INTO sync_deletions (version, household_id, kind, row_id)
         VALUES (nextval('sync_version'), NULL, 'group', OLD.id);
         RETURN OLD;
     END $$ LANGUAGE plpgsql""",
+    "CREATE TRIGGER reminders_lock BEFORE INSERT OR UPDATE OR DELETE ON reminders "
+    "FOR EACH STATEMENT EXECUTE FUNCTION sync_lock()",
+    "CREATE TRIGGER groups_lock BEFORE INSERT OR UPDATE OR DELETE ON groups "
+    "FOR EACH STATEMENT EXECUTE FUNCTION sync_lock()",
     "CREATE TRIGGER reminders_version BEFORE INSERT OR UPDATE ON reminders "
     "FOR EACH ROW EXECUTE FUNCTION sync_stamp()",
     "CREATE TRIGGER groups_version BEFORE INSERT OR UPDATE ON groups "
@@ -73,6 +82,7 @@ def upgrade() -> None:
         sa.Column("created_utc", sa.DateTime(), nullable=False),
         sa.Column("revoked_utc", sa.DateTime(), nullable=True),
         sa.Column("last_sync_utc", sa.DateTime(), nullable=True),
+        sa.Column("pseudonym", sa.String(32), nullable=True),
         sa.ForeignKeyConstraint(
             ["household_id"],
             ["households.id"],
@@ -130,13 +140,15 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for trigger, table in (
+            ("reminders_lock", "reminders"),
+            ("groups_lock", "groups"),
             ("reminders_version", "reminders"),
             ("groups_version", "groups"),
             ("reminders_deleted", "reminders"),
             ("groups_deleted", "groups"),
         ):
             op.execute(f"DROP TRIGGER {trigger} ON {table}")
-        for function in ("sync_stamp", "sync_reminder_deleted", "sync_group_deleted"):
+        for function in ("sync_lock", "sync_stamp", "sync_reminder_deleted", "sync_group_deleted"):
             op.execute(f"DROP FUNCTION {function}()")
         op.execute("DROP SEQUENCE sync_version")
     else:
