@@ -480,7 +480,7 @@ def test_the_sync_endpoints_survive_generated_requests(hub_database: Database) -
 
         no_server_error()
         checked += 1
-    assert checked == 5  # changes, occurrences, health, summary, deletions
+    assert checked == 6  # changes, occurrences, health, summary, deletions, mentioned
 
 
 def test_a_device_handed_to_another_household_replaces_its_copy(
@@ -639,3 +639,48 @@ def test_a_working_sync_clears_what_an_earlier_run_left_for_the_doctor(
             and read_state(device.engine, PROBLEM) == ""
             and read_state(device.engine, REFUSED) == ""
         )
+
+
+def test_a_relatives_group_suggestion_on_the_hub_reaches_the_device_and_its_mention_comes_back(
+    hub: HubProcess, hub_database: Database, tmp_path: Path
+) -> None:
+    from companion.mind.catalogue import Group
+    from companion.store.household import mentioned, waiting_suggestions
+    from companion.store.schema import group_suggestions
+
+    group = Group(
+        id="laesegruppen-hub",
+        name="Læsegruppen på biblioteket",
+        description="Vi læser en bog om måneden.",
+        interests=("bøger",),
+        format="physical",
+        place="Biblioteket",
+        rrule="FREQ=WEEKLY;BYDAY=WE",
+        start=time(10, 0),
+        minutes=90,
+        contact="Bibliotekaren",
+    )
+    save_group(hub_database.engine, group, "da", utc_now())
+    household, _device_id, credential = household_with_device(hub_database, "Lis")
+    relative_of(hub_database, household, "mads@example.dk", "Mads")
+    api = _signed_in(hub, "mads@example.dk")
+    assert api.post(f"/api/groups/{group.id}/suggest").status_code == 204
+    device = _device(tmp_path, hub, credential)
+    try:
+        device.sync()
+        (waiting,) = waiting_suggestions(device.database.engine, 1)
+        assert (waiting.group_id, waiting.suggested_by) == (group.id, "Mads")  # "Mads foreslår Læsegruppen …"
+        mentioned(device.database.engine, waiting.id, utc_now())
+        device.sync()
+        with hub_database.engine.connect() as connection:
+            held = connection.scalars(
+                select(group_suggestions.c.mentioned_utc).where(group_suggestions.c.household_id == household)
+            ).all()
+        assert len(held) == 1 and held[0] is not None
+        # Mentioned: Mads may suggest it again later, and the device hears of it again.
+        assert api.post(f"/api/groups/{group.id}/suggest").status_code == 204
+        device.sync()
+        assert [s.suggested_by for s in waiting_suggestions(device.database.engine, 1)] == ["Mads"]
+    finally:
+        api.close()
+        device.close()

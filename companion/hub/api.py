@@ -121,3 +121,14 @@ def deletions(request: Request, body: Deletions, authorization: Authorization = 
     """Reminders of the hub the person deleted on the device."""
     web, device = _device(request, authorization)
     return Taken(taken=hub.receive_deletions(web.database.engine, device, body.reminders))
+
+
+class Mentioned(BaseModel):
+    suggestions: list[Annotated[int, Field(ge=1, le=INT_MAX)]] = Field(max_length=2000)
+
+
+@router.post("/mentioned")
+def mentioned(request: Request, body: Mentioned, authorization: Authorization = None) -> Taken:
+    """Relatives' group suggestions the companion has now mentioned to the person."""
+    web, device = _device(request, authorization)
+    return Taken(taken=hub.receive_mentioned(web.database.engine, device, body.suggestions, web.now()))

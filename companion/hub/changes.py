@@ -20,6 +20,7 @@ from companion.store.health import Health, record
 from companion.store.schema import (
     devices,
     fleet_weeks,
+    group_suggestions,
     groups,
     occurrences,
     reminders,
@@ -77,6 +78,12 @@ def changes_since(engine: Engine, device: Device, since: int, limit: int = PAGE)
         found_groups = connection.execute(
             select(groups).where(groups.c.version > since).order_by(groups.c.version).limit(limit)
         ).all()
+        found_suggestions = connection.execute(
+            select(group_suggestions)
+            .where(group_suggestions.c.household_id == household, group_suggestions.c.version > since)
+            .order_by(group_suggestions.c.version)
+            .limit(limit)
+        ).all()
         deletions = connection.execute(
             select(sync_deletions)
             .where(
@@ -89,13 +96,14 @@ def changes_since(engine: Engine, device: Device, since: int, limit: int = PAGE)
         rows = sorted(
             [("reminder", r) for r in found_reminders]
             + [("group", g) for g in found_groups]
+            + [("suggestion", g) for g in found_suggestions]
             + [("deleted", d) for d in deletions],
             key=lambda pair: int(pair[1].version),
         )
         # A source that filled its limit may have more beyond it, even when the merged page did not fill.
-        full = any(len(found) == limit for found in (found_reminders, found_groups, deletions))
-        page, more = rows[:limit], len(rows) > limit or full
-        wanted = {r.group_id for kind, r in page if kind == "reminder" and r.group_id}
+        sources = (found_reminders, found_groups, found_suggestions, deletions)
+        page, more = rows[:limit], len(rows) > limit or any(len(found) == limit for found in sources)
+        wanted = {r.group_id for kind, r in page if kind in ("reminder", "suggestion") and r.group_id}
         sent = {g.id for kind, g in page if kind == "group"}
         missing = wanted - sent
         extra = connection.execute(select(groups).where(groups.c.id.in_(missing))).all() if missing else []
@@ -108,6 +116,7 @@ def changes_since(engine: Engine, device: Device, since: int, limit: int = PAGE)
         "more": more,
         "groups": [_group(g) for kind, g in page if kind == "group"] + [_group(g) for g in extra],
         "reminders": [_reminder(r) for kind, r in page if kind == "reminder"],
+        "suggestions": [_suggestion(g) for kind, g in page if kind == "suggestion"],
         "deleted": [
             {"kind": d.kind, "id": d.row_id, "version": int(d.version)}
             for kind, d in page
@@ -150,6 +159,35 @@ def _reminder(row: Any) -> dict[str, Any]:
         "version": int(row.version),
         **{name: _plain(getattr(row, name)) for name in REMINDER_FIELDS},
     }
+
+
+def _suggestion(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "version": int(row.version),
+        "group_id": row.group_id,
+        "suggested_by": row.suggested_by,
+        "created_utc": _plain(row.created_utc),
+    }
+
+
+def receive_mentioned(engine: Engine, device: Device, suggestion_ids: Sequence[int], now: datetime) -> int:
+    """Suggestions the companion has mentioned in a conversation: no longer waiting, so the relative may
+    suggest the same group again later."""
+    if not suggestion_ids:
+        return 0
+    with writing(engine) as connection:
+        return int(
+            connection.execute(
+                update(group_suggestions)
+                .where(
+                    group_suggestions.c.id.in_(list(suggestion_ids)),
+                    group_suggestions.c.household_id == device.household_id,
+                    group_suggestions.c.mentioned_utc.is_(None),
+                )
+                .values(mentioned_utc=now)
+            ).rowcount
+        )
 
 
 def _group(row: Any) -> dict[str, Any]:

@@ -23,11 +23,13 @@ from sqlalchemy import Engine
 
 from companion.errors import CompanionError, HubError
 from companion.hub.replica import (
+    MENTIONED,
     PUSHED,
     apply_page,
     changed_occurrences,
     deleted_here,
     keep_state,
+    mentioned_here,
     needs_fresh_copy,
     pulled_version,
     read_state,
@@ -188,6 +190,10 @@ def sync_once(engine: Engine, link: HubLink, now: Callable[[], datetime], today:
     if gone:
         link.post("/api/sync/deletions", {"reminders": gone})
         told(engine, last)
+    said, when = mentioned_here(engine)
+    if said:
+        link.post("/api/sync/mentioned", {"suggestions": said})
+        keep_state(engine, MENTIONED, when)
     sent = 0
     while True:
         items, up_to = changed_occurrences(engine)

@@ -19,6 +19,7 @@ from companion.hub.changes import GROUP_FIELDS, OCCURRENCE_FIELDS, REMINDER_FIEL
 from companion.store.database import store_errors, writing
 from companion.store.schema import (
     DEVICE_HOUSEHOLD,
+    group_suggestions,
     groups,
     occurrences,
     reminders,
@@ -73,6 +74,7 @@ def apply_page(engine: Engine, page: Mapping[str, Any], now: datetime, fresh: bo
     with writing(engine) as connection:
         if fresh:
             connection.execute(delete(reminders).where(reminders.c.hub_id.is_not(None)))
+            connection.execute(delete(group_suggestions).where(group_suggestions.c.hub_id.is_not(None)))
             connection.execute(delete(groups).where(groups.c.source == HUB_SOURCE))
             connection.execute(delete(sync_deletions))  # deletions asked of the old copy's hub
             write_state(connection, PULLED, "0")
@@ -87,26 +89,29 @@ def apply_page(engine: Engine, page: Mapping[str, Any], now: datetime, fresh: bo
         changed = sum(_apply_group(connection, group, now) for group in page["groups"])
         in_order = sorted(
             [("reminder", item) for item in page["reminders"]]
+            + [("suggestion", item) for item in page.get("suggestions", [])]
             + [("deleted", item) for item in page["deleted"]],
             key=lambda pair: int(pair[1]["version"]),
         )
+        apply = {"reminder": _apply_reminder, "suggestion": _apply_suggestion, "deleted": _apply_deletion}
         for kind, item in in_order:
-            changed += (
-                _apply_reminder(connection, item, now)
-                if kind == "reminder"
-                else _apply_deletion(connection, item)
-            )
+            changed += apply[kind](connection, item, now)
         write_state(connection, PULLED, str(max(here, int(page["up_to"]))))
     return changed
 
 
-def _apply_deletion(connection: Connection, gone: Mapping[str, Any]) -> int:
+def _apply_deletion(connection: Connection, gone: Mapping[str, Any], _now: datetime) -> int:
     """A tombstone, unless the copy held is newer than it."""
     version = int(gone["version"])
     if gone["kind"] == "reminder":
         query = delete(reminders).where(reminders.c.hub_id == int(gone["id"]))
         return connection.execute(
             query.where(reminders.c.version.is_(None) | (reminders.c.version < version))
+        ).rowcount
+    if gone["kind"] == "suggestion":
+        query = delete(group_suggestions).where(group_suggestions.c.hub_id == int(gone["id"]))
+        return connection.execute(
+            query.where(group_suggestions.c.version.is_(None) | (group_suggestions.c.version < version))
         ).rowcount
     if gone["kind"] == "group":
         query = delete(groups).where(groups.c.id == str(gone["id"]), groups.c.source == HUB_SOURCE)
@@ -126,6 +131,34 @@ def _apply_group(connection: Connection, group: Mapping[str, Any], now: datetime
         connection.execute(insert(groups).values(id=group["id"], **values))
     else:
         connection.execute(update(groups).where(groups.c.id == group["id"]).values(**values))
+    return 1
+
+
+def _apply_suggestion(connection: Connection, suggestion: Mapping[str, Any], _now: datetime) -> int:
+    """A relative's suggestion made on the hub; when the companion mentioned it stays the device's own."""
+    held = connection.execute(
+        select(group_suggestions.c.id, group_suggestions.c.version).where(
+            group_suggestions.c.hub_id == suggestion["id"]
+        )
+    ).first()
+    if held is not None and held.version is not None and held.version >= suggestion["version"]:
+        return 0
+    values = {
+        "group_id": suggestion["group_id"],
+        "suggested_by": suggestion["suggested_by"],
+        "created_utc": datetime.fromisoformat(suggestion["created_utc"]),
+        "version": suggestion["version"],
+    }
+    if held is None:
+        connection.execute(
+            insert(group_suggestions).values(
+                hub_id=suggestion["id"], household_id=DEVICE_HOUSEHOLD, account_id=None, **values
+            )
+        )
+    else:
+        connection.execute(
+            update(group_suggestions).where(group_suggestions.c.id == held.id).values(**values)
+        )
     return 1
 
 
@@ -201,3 +234,20 @@ def deleted_here(engine: Engine) -> tuple[list[int], int]:
 def told(engine: Engine, up_to: int) -> None:
     with writing(engine) as connection:
         connection.execute(delete(sync_deletions).where(sync_deletions.c.version <= up_to))
+
+
+MENTIONED = "mentioned_pushed"
+
+
+def mentioned_here(engine: Engine) -> tuple[list[int], str]:
+    """The hub's suggestions the companion mentioned since the last push, and when the last of them was."""
+    after = read_state(engine, MENTIONED)
+    query = select(group_suggestions.c.hub_id, group_suggestions.c.mentioned_utc).where(
+        group_suggestions.c.hub_id.is_not(None), group_suggestions.c.mentioned_utc.is_not(None)
+    )
+    if after:
+        query = query.where(group_suggestions.c.mentioned_utc > datetime.fromisoformat(after))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    last = max((row.mentioned_utc for row in rows), default=None)
+    return [int(row.hub_id) for row in rows], last.isoformat() if last is not None else after

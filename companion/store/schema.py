@@ -243,7 +243,11 @@ group_suggestions = Table(
     Column("created_utc", DateTime, nullable=False),
     # When the companion mentioned it in a conversation; null until then.
     Column("mentioned_utc", DateTime, nullable=True),
+    # As for reminders: the hub's change version, and on a device the hub's id of a copied suggestion.
+    Column("version", BigInteger, nullable=True),
+    Column("hub_id", Integer, nullable=True),
 )
+Index("uq_group_suggestions_hub_id", group_suggestions.c.hub_id, unique=True)
 
 device_health = Table(
     "device_health",

@@ -52,6 +52,18 @@ _POSTGRESQL = [
         VALUES (nextval('sync_version'), NULL, 'group', OLD.id);
         RETURN OLD;
     END $$ LANGUAGE plpgsql""",
+    """CREATE FUNCTION sync_suggestion_deleted() RETURNS trigger AS $$
+    BEGIN
+        INSERT INTO sync_deletions (version, household_id, kind, row_id)
+        VALUES (nextval('sync_version'), OLD.household_id, 'suggestion', OLD.id::text);
+        RETURN OLD;
+    END $$ LANGUAGE plpgsql""",
+    "CREATE TRIGGER group_suggestions_lock BEFORE INSERT OR UPDATE OR DELETE ON group_suggestions "
+    "FOR EACH STATEMENT EXECUTE FUNCTION sync_lock()",
+    "CREATE TRIGGER group_suggestions_version BEFORE INSERT OR UPDATE ON group_suggestions "
+    "FOR EACH ROW EXECUTE FUNCTION sync_stamp()",
+    "CREATE TRIGGER group_suggestions_deleted AFTER DELETE ON group_suggestions "
+    "FOR EACH ROW EXECUTE FUNCTION sync_suggestion_deleted()",
     "CREATE TRIGGER reminders_lock BEFORE INSERT OR UPDATE OR DELETE ON reminders "
     "FOR EACH STATEMENT EXECUTE FUNCTION sync_lock()",
     "CREATE TRIGGER groups_lock BEFORE INSERT OR UPDATE OR DELETE ON groups "
@@ -69,6 +81,7 @@ _POSTGRESQL = [
     # Rows from before this migration get versions too, so a device's first pull sees them.
     "UPDATE groups SET version = NULL",
     "UPDATE reminders SET version = NULL",
+    "UPDATE group_suggestions SET version = NULL",
 ]
 
 
@@ -130,6 +143,9 @@ def upgrade() -> None:
     op.add_column("reminders", sa.Column("version", sa.BigInteger(), nullable=True))
     op.add_column("reminders", sa.Column("hub_id", sa.Integer(), nullable=True))
     op.add_column("occurrences", sa.Column("change", sa.Integer(), nullable=True))
+    op.add_column("group_suggestions", sa.Column("version", sa.BigInteger(), nullable=True))
+    op.add_column("group_suggestions", sa.Column("hub_id", sa.Integer(), nullable=True))
+    op.create_index("uq_group_suggestions_hub_id", "group_suggestions", ["hub_id"], unique=True)
     op.create_index("uq_reminders_hub_id", "reminders", ["hub_id"], unique=True)
     op.create_index("ix_reminders_version", "reminders", ["household_id", "version"])
     op.create_index("ix_occurrences_change", "occurrences", ["change"])
@@ -140,6 +156,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for trigger, table in (
+            ("group_suggestions_lock", "group_suggestions"),
+            ("group_suggestions_version", "group_suggestions"),
+            ("group_suggestions_deleted", "group_suggestions"),
             ("reminders_lock", "reminders"),
             ("groups_lock", "groups"),
             ("reminders_version", "reminders"),
@@ -148,12 +167,21 @@ def downgrade() -> None:
             ("groups_deleted", "groups"),
         ):
             op.execute(f"DROP TRIGGER {trigger} ON {table}")
-        for function in ("sync_lock", "sync_stamp", "sync_reminder_deleted", "sync_group_deleted"):
+        for function in (
+            "sync_lock",
+            "sync_stamp",
+            "sync_reminder_deleted",
+            "sync_group_deleted",
+            "sync_suggestion_deleted",
+        ):
             op.execute(f"DROP FUNCTION {function}()")
         op.execute("DROP SEQUENCE sync_version")
     else:
         op.execute("DROP TRIGGER occurrences_counted_new")
         op.execute("DROP TRIGGER occurrences_counted_change")
+    op.drop_index("uq_group_suggestions_hub_id", "group_suggestions")
+    op.drop_column("group_suggestions", "hub_id")
+    op.drop_column("group_suggestions", "version")
     op.drop_index("ix_occurrences_change", "occurrences")
     op.drop_index("ix_reminders_version", "reminders")
     op.drop_index("uq_reminders_hub_id", "reminders")
