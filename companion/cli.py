@@ -47,6 +47,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from companion.doctor import refuse_models_too_large
     from companion.engines import build_engines
     from companion.events import StageError
+    from companion.mind.catalogue import Catalogue
     from companion.mind.understand import load_language
     from companion.observers import ConsolePrinter, LightObserver, ObserverHub
     from companion.process import limit_malloc_arenas
@@ -54,6 +55,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from companion.reminders.service import reminder_desk
     from companion.service import Notifier, StatusLine, hold_fault
     from companion.settings import dialogs_dir
+    from companion.store.catalogue import CatalogueWatch
     from companion.store.database import Database
     from companion.store.health import Heartbeat
     from companion.store.schema import DEVICE_HOUSEHOLD
@@ -78,6 +80,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     keeper = UsageKeeper(
         database.engine, DEVICE_HOUSEHOLD, lambda: loop.microphone_ok, settings.usage.keep_days
     )
+    rules = engines.mind.rules
+    groups_changed = CatalogueWatch(
+        database.engine,
+        engines.language,
+        lambda groups: rules.use_catalogue(Catalogue(groups, rules.catalogue.relatives)),
+    )
     desk = reminder_desk(
         database,
         settings.reminders,
@@ -85,15 +93,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         SystemClock(trust=settings.reminders.trust_clock or hardware.simulated),
         engines.phrases,
         load_language(dialogs_dir(settings), engines.language).time_words,
-        engines.mind.rules.catalogue.group,
-        chores=[heartbeat, keeper],
+        lambda group_id: rules.catalogue.group(group_id),  # the catalogue of the moment (CatalogueWatch)
+        chores=[heartbeat, keeper, groups_changed],
     )
-    catalogue = engines.mind.rules.catalogue
     usage = UsageObserver(
         database.engine,
         DEVICE_HOUSEHOLD,
         desk.scheduler.clock.now,
-        lambda group_id: found.kind if (found := catalogue.group(group_id)) else None,
+        lambda group_id: found.kind if (found := rules.catalogue.group(group_id)) else None,
     )
     status = StatusLine(notifier)
     observers = ObserverHub([LightObserver(hardware.light), usage, status])

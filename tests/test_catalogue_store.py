@@ -385,3 +385,39 @@ def test_the_cli_refuses_a_bad_file_with_exit_1(
     assert "Cannot read" in capsys.readouterr().err
     assert run_cli("catalogue") == 0
     assert "gaatur" not in capsys.readouterr().out
+
+
+def test_a_group_changed_in_the_database_reaches_the_running_mind(engine: Engine) -> None:
+    """Pulled from the hub or saved on the coordinator's page (another process): the companion speaks of it
+    from the scheduler's next round, without a restart."""
+    from companion.mind.build import assemble_mind
+    from companion.mind.catalogue import Group
+    from companion.mind.memory import MemoryStore
+    from companion.reminders.book import ReminderBook
+    from companion.store.catalogue import CatalogueWatch, save_group
+
+    from minds import DIALOGS as SHIPPED
+    from minds import Clock, say
+
+    mind = assemble_mind(SHIPPED, "da", Catalogue(()), MemoryStore(), Clock(), reminders=ReminderBook(engine))
+    rules = mind.rules
+    watch = CatalogueWatch(engine, "da", lambda groups: rules.use_catalogue(Catalogue(groups)))
+    watch(datetime(2026, 3, 2, 9, 0))
+    assert "kender jeg desværre ikke" in say(mind, "Hvornår mødes Havelauget?")[0]
+    new = Group(
+        id="havelauget",
+        name="Havelauget",
+        description="Vi passer bedene sammen.",
+        interests=("have", "blomster"),
+        format="physical",
+        place="Fælledhaven",
+        rrule="FREQ=WEEKLY;BYDAY=TH",
+        start=time(10, 0),
+        minutes=120,
+        contact="Hanne",
+    )
+    save_group(engine, new, "da", datetime(2026, 3, 2, 9, 5))
+    watch(datetime(2026, 3, 2, 9, 6))
+    assert rules.agenda.catalogue is rules.catalogue and rules.index.catalogue is rules.catalogue
+    reply, _outcomes = say(mind, "Hvornår mødes Havelauget?")
+    assert reply.startswith("Havelauget mødes næste gang på torsdag klokken 10.")

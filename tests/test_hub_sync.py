@@ -491,8 +491,25 @@ def test_a_device_handed_to_another_household_replaces_its_copy(
     book.create("Aases frisør", _later(600), household_id=first, asked_by="relative", asked_by_name="Bo")
     second, _second_device, second_credential = household_with_device(hub_database, "Birte")
     book.create("Birtes bingo", _later(600), household_id=second, asked_by="relative", asked_by_name="Cai")
+    from companion.mind.catalogue import Group
+
+    walk = Group(
+        id="gaatur-hub",
+        name="Gåtur i parken",
+        description="Vi går en tur.",
+        interests=("gåtur",),
+        format="physical",
+        place="Parken",
+        rrule="FREQ=WEEKLY;BYDAY=FR",
+        start=time(11, 0),
+        minutes=60,
+        contact="Ole",
+    )
+    save_group(hub_database.engine, walk, "da", utc_now())
     device = _device(tmp_path, hub, first_credential)
     device.sync()
+    # The person's own reminder of a hub group, made by voice: theirs, whatever the hub's copy does.
+    own = ReminderBook(device.database.engine).create("gåtur", _later(900), group_id=walk.id)
     device.close()
     revoke_device(hub_database.engine, first_device, utc_now())
 
@@ -500,6 +517,8 @@ def test_a_device_handed_to_another_household_replaces_its_copy(
     try:
         again.sync()
         assert [text for text, _at, _rule in again.hub_reminders().values()] == ["Birtes bingo"]
+        kept = ReminderBook(again.database.engine).get(own.id)
+        assert kept is not None and kept.group_id == walk.id  # the copy replaced; the person's own untouched
     finally:
         again.close()
 

@@ -168,6 +168,8 @@ def _suggestion(row: Any) -> dict[str, Any]:
         "group_id": row.group_id,
         "suggested_by": row.suggested_by,
         "created_utc": _plain(row.created_utc),
+        # A device new to the household must not bring up again what an earlier one already spoke of.
+        "mentioned_utc": _plain(row.mentioned_utc),
     }
 
 
@@ -274,6 +276,11 @@ def receive_summary(engine: Engine, device: Device, summary: Mapping[str, Any], 
             connection.execute(delete(fleet_weeks).where(fleet_weeks.c.pseudonym == bound))
             bound = None
         pseudonym = str(summary["device"]) if summary.get("counted") else None
+        taken = connection.scalar(
+            select(devices.c.id).where(devices.c.pseudonym == pseudonym, devices.c.id != device.id)
+        )
+        if pseudonym is not None and taken is not None:
+            return 0  # another device's: not this one's to add to
         if bound is not None and pseudonym is not None and pseudonym != bound:
             # A device set up afresh (a new "ja" without the old one withdrawn): its old counts go.
             connection.execute(delete(fleet_weeks).where(fleet_weeks.c.pseudonym == bound))

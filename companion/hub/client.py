@@ -23,14 +23,12 @@ from sqlalchemy import Engine
 
 from companion.errors import CompanionError, HubError
 from companion.hub.replica import (
-    MENTIONED,
     PUSHED,
     apply_page,
     changed_occurrences,
-    deleted_here,
     keep_state,
-    mentioned_here,
     needs_fresh_copy,
+    outbox,
     pulled_version,
     read_state,
     told,
@@ -166,9 +164,25 @@ class SyncReport:
     """Occurrence states sent."""
 
 
+OUTBOX_REQUESTS = (("reminder", "deletions", "reminders"), ("mentioned", "mentioned", "suggestions"))
+"""The outbox's kinds: the request each goes in, and the list it fills there."""
+
+
 def sync_once(engine: Engine, link: HubLink, now: Callable[[], datetime], today: date) -> SyncReport:
     """One exchange: every page of changes, then every occurrence state not yet sent, the device's health
     when it changed, and the weekly counts once a day (or at once when the person's consent changed)."""
+    # What the person did to the hub's rows goes first: a reminder deleted here must not come back with the
+    # pull (a relative's edit of it in between), and a copy being replaced must not lose it.
+    for kind, path, field in (
+        ("reminder", "deletions", "reminders"),
+        ("mentioned", "mentioned", "suggestions"),
+    ):
+        while True:
+            ids, last = outbox(engine, kind)
+            if not ids:
+                break
+            link.post(f"/api/sync/{path}", {field: ids})
+            told(engine, kind, last)
     pulled = 0
     while True:
         since = pulled_version(engine)
@@ -186,14 +200,6 @@ def sync_once(engine: Engine, link: HubLink, now: Callable[[], datetime], today:
             break
         if int(page["up_to"]) <= since:
             raise HubError(f"The hub at {link.url} says there is more, but sends nothing after {since}.")
-    gone, last = deleted_here(engine)
-    if gone:
-        link.post("/api/sync/deletions", {"reminders": gone})
-        told(engine, last)
-    said, when = mentioned_here(engine)
-    if said:
-        link.post("/api/sync/mentioned", {"suggestions": said})
-        keep_state(engine, MENTIONED, when)
     sent = 0
     while True:
         items, up_to = changed_occurrences(engine)

@@ -97,22 +97,24 @@ def fleet_cohort(
     check_min_people(min_people)
     quarters = scale_quarters(weeks)
     with writing(engine) as connection:
-        # The devices reported on: those with counts in the periods shown (not every device ever seen, or a
-        # lone active one would hide among long-gone ones and its zeros be shown).
+        # The devices reported on: those with counts in the weeks shown — and for the rule "too few devices,
+        # no numbers", those with counts in each period (not every device ever seen, or a lone active one
+        # would hide among long-gone ones and its zeros be shown).
         devices = int(
             connection.scalar(
                 text("SELECT count(DISTINCT pseudonym) FROM fleet_weeks WHERE week = ANY(:weeks)").bindparams(
-                    bindparam("weeks", sorted({*weeks, *weeks_of_quarters(quarters)}))
+                    bindparam("weeks", list(weeks))
                 )
             )
             or 0
         )
+        devices_in = _devices_by_period(connection, weeks, quarters)
         table = Cohort(list(weeks), devices, min_people, noise_epsilon=noise.epsilon if noise else 0.0)
         released = _released(connection, [*weeks, *quarters])
         fresh = Cohort(list(weeks), devices, min_people, noise_epsilon=table.noise_epsilon)
         _weekly_cells(connection, fresh, [w for w in weeks if w not in released], noise)
         _scale_cells(connection, fresh, [q for q in quarters if q not in released])
-        hide_and_noise(fresh, noise)
+        hide_and_noise(fresh, noise, devices_in)
         for week in weeks:
             table.cells[week] = released.get(week) or fresh.cells[week]
         for quarter in quarters:
@@ -124,6 +126,21 @@ def fleet_cohort(
         for period, cells in _released(connection, list(ended)).items():
             (table.cells if period in table.cells else table.quarters)[period] = cells
     return table
+
+
+def _devices_by_period(
+    connection: Connection, weeks: Sequence[str], quarters: Sequence[str]
+) -> dict[str, int]:
+    scale_weeks = weeks_of_quarters(quarters)
+    query = text(
+        "SELECT w.period, count(DISTINCT f.pseudonym) FROM fleet_weeks AS f "
+        "JOIN unnest(CAST(:weeks AS text[]), CAST(:periods AS text[])) AS w(week, period) ON w.week = f.week "
+        "GROUP BY w.period"
+    ).bindparams(
+        bindparam("weeks", [*weeks, *scale_weeks]),
+        bindparam("periods", [*weeks, *(quarter_of(week) for week in scale_weeks)]),
+    )
+    return {str(period): int(count) for period, count in connection.execute(query)}
 
 
 def _weekly_cells(connection: Connection, table: Cohort, weeks: Sequence[str], noise: Noise | None) -> None:

@@ -75,8 +75,9 @@ def apply_page(engine: Engine, page: Mapping[str, Any], now: datetime, fresh: bo
         if fresh:
             connection.execute(delete(reminders).where(reminders.c.hub_id.is_not(None)))
             connection.execute(delete(group_suggestions).where(group_suggestions.c.hub_id.is_not(None)))
-            connection.execute(delete(groups).where(groups.c.source == HUB_SOURCE))
-            connection.execute(delete(sync_deletions))  # deletions asked of the old copy's hub
+            # Groups are not deleted (the person's own reminders and suggestions may name them): their
+            # copies are marked as older than anything, so the new copy's rows replace them.
+            connection.execute(update(groups).where(groups.c.source == HUB_SOURCE).values(version=None))
             write_state(connection, PULLED, "0")
         here = int(_state(connection, PULLED, "0"))
         if int(page["since"]) != here:
@@ -137,17 +138,21 @@ def _apply_group(connection: Connection, group: Mapping[str, Any], now: datetime
 def _apply_suggestion(connection: Connection, suggestion: Mapping[str, Any], _now: datetime) -> int:
     """A relative's suggestion made on the hub; when the companion mentioned it stays the device's own."""
     held = connection.execute(
-        select(group_suggestions.c.id, group_suggestions.c.version).where(
+        select(group_suggestions.c.id, group_suggestions.c.version, group_suggestions.c.mentioned_utc).where(
             group_suggestions.c.hub_id == suggestion["id"]
         )
     ).first()
     if held is not None and held.version is not None and held.version >= suggestion["version"]:
         return 0
+    on_hub = suggestion.get("mentioned_utc")
     values = {
         "group_id": suggestion["group_id"],
         "suggested_by": suggestion["suggested_by"],
         "created_utc": datetime.fromisoformat(suggestion["created_utc"]),
         "version": suggestion["version"],
+        # Mentioned already — here, or (said the hub) by a device before this one — is never undone.
+        "mentioned_utc": (held.mentioned_utc if held is not None else None)
+        or (datetime.fromisoformat(on_hub) if on_hub else None),
     }
     if held is None:
         connection.execute(
@@ -219,35 +224,28 @@ def keep_state(engine: Engine, name: str, value: str) -> None:
         write_state(connection, name, value)
 
 
-def deleted_here(engine: Engine) -> tuple[list[int], int]:
-    """Hub reminders the person deleted on this device, not yet told to the hub, and the last of them."""
+OUTBOX_CHUNK = 500
+"""Ids per request: the hub takes at most 2,000 at once."""
+
+
+def outbox(engine: Engine, kind: str) -> tuple[list[int], int]:
+    """What the person did here to the hub's rows and the hub is yet to hear — `reminder`: deleted by voice,
+    `mentioned`: a relative's suggestion the companion has spoken of — at most OUTBOX_CHUNK, and the last
+    entry's number (book.delete and household.mentioned write them in the same transaction as the change)."""
+    query = (
+        select(sync_deletions.c.version, sync_deletions.c.row_id)
+        .where(sync_deletions.c.kind == kind)
+        .order_by(sync_deletions.c.version)
+        .limit(OUTBOX_CHUNK)
+    )
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(sync_deletions.c.version, sync_deletions.c.row_id).where(
-                sync_deletions.c.kind == "reminder"
-            )
-        ).all()
+        rows = connection.execute(query).all()
     return [int(row.row_id) for row in rows], max((int(row.version) for row in rows), default=0)
 
 
 @store_errors("note what the hub was told")
-def told(engine: Engine, up_to: int) -> None:
+def told(engine: Engine, kind: str, up_to: int) -> None:
     with writing(engine) as connection:
-        connection.execute(delete(sync_deletions).where(sync_deletions.c.version <= up_to))
-
-
-MENTIONED = "mentioned_pushed"
-
-
-def mentioned_here(engine: Engine) -> tuple[list[int], str]:
-    """The hub's suggestions the companion mentioned since the last push, and when the last of them was."""
-    after = read_state(engine, MENTIONED)
-    query = select(group_suggestions.c.hub_id, group_suggestions.c.mentioned_utc).where(
-        group_suggestions.c.hub_id.is_not(None), group_suggestions.c.mentioned_utc.is_not(None)
-    )
-    if after:
-        query = query.where(group_suggestions.c.mentioned_utc > datetime.fromisoformat(after))
-    with engine.connect() as connection:
-        rows = connection.execute(query).all()
-    last = max((row.mentioned_utc for row in rows), default=None)
-    return [int(row.hub_id) for row in rows], last.isoformat() if last is not None else after
+        connection.execute(
+            delete(sync_deletions).where(sync_deletions.c.kind == kind, sync_deletions.c.version <= up_to)
+        )

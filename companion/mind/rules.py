@@ -60,6 +60,14 @@ class Rules:
     consent: UsageConsent
     loneliness: LonelinessScale
 
+    def use_catalogue(self, catalogue: Catalogue) -> None:
+        """The groups changed in the database (the hub's catalogue, a coordinator's page): from the next
+        reading on. Each part is replaced whole, so a turn under way sees the old groups or the new ones."""
+        index = GroupIndex(self.language.lexicon, catalogue)
+        self.agenda.catalogue = catalogue
+        self.index = index
+        self.catalogue = catalogue
+
     # --- the order of the rules ---------------------------------------------------------------------------
 
     def decide(self, reading: Reading, convo: Conversation, state: MindState, now: datetime) -> Decision:

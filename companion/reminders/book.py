@@ -25,8 +25,9 @@ from companion.reminders.recurrence import (
     parse_wall,
     wall_text,
 )
+from companion.store.counters import note_for_hub
 from companion.store.database import store_errors, utc_now, writing
-from companion.store.schema import DEVICE_HOUSEHOLD, groups, occurrences, reminders, sync_deletions
+from companion.store.schema import DEVICE_HOUSEHOLD, groups, occurrences, reminders
 
 log = logging.getLogger(__name__)
 
@@ -244,13 +245,8 @@ class ReminderBook:
         with writing(self.engine) as connection:
             hub_id = connection.scalar(select(reminders.c.hub_id).where(reminders.c.id == reminder_id))
             count = connection.execute(delete(reminders).where(reminders.c.id == reminder_id)).rowcount
-            if count and hub_id is not None:
-                last = connection.scalar(select(func.max(sync_deletions.c.version))) or 0
-                connection.execute(
-                    insert(sync_deletions).values(
-                        version=last + 1, household_id=None, kind="reminder", row_id=str(hub_id)
-                    )
-                )
+            if count and hub_id is not None:  # only a device's copy has one
+                note_for_hub(connection, "reminder", hub_id)
         if count and self.on_change is not None:
             self.on_change()
         return bool(count)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, func, insert, select, update
 
 from companion.mind.catalogue import Catalogue, Group, GroupFormat
 from companion.store.database import store_errors, utc_now, writing
@@ -168,3 +168,27 @@ def load_catalogue_from_db(engine: Engine, language: str) -> tuple[Group, ...]:
 
 def _update(connection: Connection, group_id: str, values: Mapping[str, Any]) -> int:
     return connection.execute(update(groups).where(groups.c.id == group_id).values(**values)).rowcount
+
+
+class CatalogueWatch:
+    """A scheduler chore: when the groups in the database change — pulled from the hub, or edited on the
+    coordinator's page by the web process — `on_change` gets the groups on offer, so the companion speaks of
+    a new group without a restart."""
+
+    def __init__(self, engine: Engine, language: str, on_change: Callable[[tuple[Group, ...]], None]) -> None:
+        self.engine = engine
+        self.language = language
+        self.on_change = on_change
+        self._seen = self._state()
+
+    @store_errors("read the groups")
+    def _state(self) -> tuple[object, ...]:
+        query = select(func.count(), func.max(groups.c.updated_utc))
+        with self.engine.connect() as connection:
+            return tuple(connection.execute(query).one())
+
+    def __call__(self, _now: datetime) -> None:
+        state = self._state()
+        if state != self._seen:
+            self.on_change(load_catalogue_from_db(self.engine, self.language))
+            self._seen = state

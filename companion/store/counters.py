@@ -1,9 +1,24 @@
-"""A device's counter of occurrence changes (SQLite triggers), so sync pushes only what changed since its
-last push. Made by migration 0006 in a device's file, and by Database.open in a private RAM database;
-change these statements only together with a new migration.
+"""A device's bookkeeping for its hub: the counter of occurrence changes (SQLite triggers), so sync pushes
+only what changed since its last push — made by migration 0006 in a device's file, and by Database.open in
+a private RAM database; change those statements only together with a new migration — and the outbox of
+what the person did to the hub's rows (docs/hub-sync.md).
 """
 
 from __future__ import annotations
+
+from sqlalchemy import Connection, func, insert, select
+
+from companion.store.schema import sync_deletions
+
+
+def note_for_hub(connection: Connection, kind: str, hub_id: int) -> None:
+    """In the same transaction as the change: `reminder` (the person deleted a hub reminder by voice) or
+    `mentioned` (the companion spoke of a relative's suggestion), for the next sync to tell the hub."""
+    last = connection.scalar(select(func.max(sync_deletions.c.version))) or 0
+    connection.execute(
+        insert(sync_deletions).values(version=last + 1, household_id=None, kind=kind, row_id=str(hub_id))
+    )
+
 
 # The counter lives in sync_state, never as max(change) + 1: a deleted occurrence must not let a later
 # change take a number already pushed past.

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from companion.store.counters import note_for_hub
 from companion.store.database import store_errors, writing
 from companion.store.schema import accounts, audit_log, group_suggestions
 
@@ -93,7 +94,14 @@ def waiting_suggestions(engine: Engine, household_id: int) -> list[GroupSuggesti
 
 @store_errors("note the suggestion as mentioned")
 def mentioned(engine: Engine, suggestion_id: int, now: datetime) -> None:
+    """Mentioned in a conversation; a relative's suggestion made on the hub is noted for the hub too
+    (docs/hub-sync.md), so the relative may suggest that group again later."""
     with writing(engine) as connection:
+        hub_id = connection.scalar(
+            select(group_suggestions.c.hub_id).where(group_suggestions.c.id == suggestion_id)
+        )
         connection.execute(
             update(group_suggestions).where(group_suggestions.c.id == suggestion_id).values(mentioned_utc=now)
         )
+        if hub_id is not None:
+            note_for_hub(connection, "mentioned", hub_id)

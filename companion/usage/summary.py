@@ -220,16 +220,19 @@ def check_min_people(min_people: int) -> None:
         )
 
 
-def hide_and_noise(table: Cohort, noise: Noise | None) -> Cohort:
+def hide_and_noise(table: Cohort, noise: Noise | None, devices_in: Mapping[str, int] | None = None) -> Cohort:
     """The same rules for every cohort, a device's or the hub's: small cells hidden, and the cells that would
-    give them away; every number hidden when there are too few devices; the rest noised when asked for."""
+    give them away; every number hidden when there are too few devices — in the whole table, or, given
+    `devices_in` (period → devices with counts in it; the hub's), in that period; the rest noised when asked
+    for."""
     for cells in table.cells.values():
         _suppress(cells, table.min_people, LINKED)
     for cells in table.quarters.values():
         _suppress(cells, table.min_people, SCALE_LINKED)
-    if table.devices < table.min_people:
-        # Too few devices for any number — a zero among hidden numbers says who did what.
-        for cells in (*table.cells.values(), *table.quarters.values()):
+    for period, cells in (*table.cells.items(), *table.quarters.items()):
+        devices = table.devices if devices_in is None else devices_in.get(period, 0)
+        if devices < table.min_people:
+            # Too few devices for any number — a zero among hidden numbers says who did what.
             for cell in cells.values():
                 cell.suppressed, cell.why = True, "small"
     if noise is not None:

@@ -226,8 +226,14 @@ def create_app(
         if not unreadable:
             log.error("the database failed a request to %s: %s", request.url.path, error)
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": "unreadable" if unreadable else "try_again"}, status_code=status)
-        return render(web, request, visitor(web, request), "error.html", status, kind="other")
+            reason = {"reason": "unreadable" if unreadable else "try_again", "field": ""}  # the API's Problem
+            return JSONResponse({"detail": reason}, status_code=status)
+        # Who is asking is not looked up: the database may be what is failing. The page's own language.
+        language = choose_language(
+            request.cookies.get(LANGUAGE_COOKIE), None, request.headers.get("accept-language", "")
+        )
+        anyone = Visitor(None, language, "")
+        return render(web, request, anyone, "error.html", status, kind="other")
 
     app.add_exception_handler(StoreError, database_refused)
     app.add_exception_handler(DataError, database_refused)  # a read not wrapped as a StoreError
