@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -39,48 +40,16 @@ QUIET = ("--disable-component-update", "--disable-sync", "--no-first-run", "--la
 WCAG = "['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa']"
 
 
-@pytest.fixture
-def site(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, ManualClock, Path]]:
-    """`companion web` on a free port, on its own connection to the device's database file."""
+@contextmanager
+def serving(app: Any, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+    """The app under uvicorn on a free port, in a thread of this process (on the test's clock), over HTTPS
+    with `tls` (certificate, key): its address."""
     import uvicorn
 
-    clock = ManualClock(utc("2026-03-02T09:00"))
-    database = Database(tmp_path).open()
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(database, now=clock.now), host="127.0.0.1", port=port, log_level="warning")
-    )
-    runner = threading.Thread(target=server.run, daemon=True)
-    runner.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}", clock, tmp_path
-    server.should_exit = True
-    runner.join(10)
-    database.close()
-
-
-@pytest.fixture
-def hub_site(tmp_path: Path, postgres_server: Server) -> Iterator[tuple[str, ManualClock, Database]]:
-    """`companion hub` over HTTPS on a free port, on its own PostgreSQL database: what relatives anywhere
-    reach, while the device reaches it only outbound."""
-    import uvicorn
-
-    from companion.web.tls import make_certificate
-
-    clock = ManualClock(utc("2026-03-02T09:00"))
-    database = Database(None, url=postgres_server.create_database()).open()
-    certificate, key = make_certificate(tmp_path / "hub")
-    port = free_port()
+    certificate, key = (str(tls[0]), str(tls[1])) if tls else (None, None)
     config = uvicorn.Config(
-        create_app(database, now=clock.now, hub=True),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ssl_certfile=str(certificate),
-        ssl_keyfile=str(key),
+        app, host="127.0.0.1", port=port, log_level="warning", ssl_certfile=certificate, ssl_keyfile=key
     )
     server = uvicorn.Server(config)
     runner = threading.Thread(target=server.run, daemon=True)
@@ -89,9 +58,32 @@ def hub_site(tmp_path: Path, postgres_server: Server) -> Iterator[tuple[str, Man
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.started
-    yield f"https://127.0.0.1:{port}", clock, database
+    yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     server.should_exit = True
     runner.join(10)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[str, ManualClock, Path]]:
+    """`companion web` on a free port, on its own connection to the device's database file."""
+    clock = ManualClock(utc("2026-03-02T09:00"))
+    database = Database(tmp_path).open()
+    with serving(create_app(database, now=clock.now)) as url:
+        yield url, clock, tmp_path
+    database.close()
+
+
+@pytest.fixture
+def hub_site(tmp_path: Path, postgres_server: Server) -> Iterator[tuple[str, ManualClock, Database]]:
+    """`companion hub` over HTTPS on a free port, on its own PostgreSQL database: what relatives anywhere
+    reach, while the device reaches it only outbound."""
+    from companion.web.tls import make_certificate
+
+    clock = ManualClock(utc("2026-03-02T09:00"))
+    database = Database(None, url=postgres_server.create_database()).open()
+    app = create_app(database, now=clock.now, hub=True)
+    with serving(app, make_certificate(tmp_path / "hub")) as url:
+        yield url, clock, database
     database.close()
 
 

@@ -19,6 +19,7 @@ from companion.hub.changes import changes_since
 from companion.hub.client import HubLink
 from companion.hub.devices import Device, add_device, device_of, revoke_device
 from companion.hub.replica import apply_page, changed_occurrences, pulled_version
+from companion.mind.catalogue import Group
 from companion.reminders.book import ReminderBook
 from companion.reminders.ledger import Ledger
 from companion.reminders.recurrence import local
@@ -55,6 +56,22 @@ def _signed_in(hub: HubProcess, email: str) -> httpx.Client:
     token = api.post("/api/session", json={"email": email, "password": PASSWORD}).json()["token"]
     api.headers["Authorization"] = f"Bearer {token}"
     return api
+
+
+def _group(group_id: str, name: str) -> Group:
+    """A weekly group of the hub's catalogue, as a coordinator saves it."""
+    return Group(
+        id=group_id,
+        name=name,
+        description="Vi ses hver uge.",
+        interests=("hygge",),
+        format="physical",
+        place="Kulturhuset",
+        rrule="FREQ=WEEKLY;BYDAY=TU",
+        start=time(14, 0),
+        minutes=120,
+        contact="Lone, 12 34 56 78",
+    )
 
 
 def _later(minutes: int) -> str:
@@ -156,23 +173,7 @@ def test_small_pages_resume_where_they_stopped(hub_database: Database, tmp_path:
 def test_the_catalogue_reaches_every_device_and_a_reminder_brings_its_group(
     hub: HubProcess, hub_database: Database, tmp_path: Path
 ) -> None:
-    from companion.mind.catalogue import Group
-
-    group = Group(
-        id="strikkecafe-hub",
-        name="Strikkecafé i Kulturhuset",
-        description="Vi strikker og drikker kaffe.",
-        interests=("strik",),
-        format="physical",
-        place="Kulturhuset",
-        rrule="FREQ=WEEKLY;BYDAY=TU",
-        first_day=None,
-        start=time(14, 0),
-        minutes=120,
-        contact="Lone, 12 34 56 78",
-        kind="group",
-        skills=(),
-    )
+    group = _group("strikkecafe-hub", "Strikkecafé i Kulturhuset")
     save_group(hub_database.engine, group, "da", utc_now())
     household, _device_id, credential = household_with_device(hub_database, "Ruth")
     ReminderBook(hub_database.engine).create(
@@ -491,20 +492,7 @@ def test_a_device_handed_to_another_household_replaces_its_copy(
     book.create("Aases frisør", _later(600), household_id=first, asked_by="relative", asked_by_name="Bo")
     second, _second_device, second_credential = household_with_device(hub_database, "Birte")
     book.create("Birtes bingo", _later(600), household_id=second, asked_by="relative", asked_by_name="Cai")
-    from companion.mind.catalogue import Group
-
-    walk = Group(
-        id="gaatur-hub",
-        name="Gåtur i parken",
-        description="Vi går en tur.",
-        interests=("gåtur",),
-        format="physical",
-        place="Parken",
-        rrule="FREQ=WEEKLY;BYDAY=FR",
-        start=time(11, 0),
-        minutes=60,
-        contact="Ole",
-    )
+    walk = _group("gaatur-hub", "Gåtur i parken")
     save_group(hub_database.engine, walk, "da", utc_now())
     device = _device(tmp_path, hub, first_credential)
     device.sync()
@@ -663,22 +651,10 @@ def test_a_working_sync_clears_what_an_earlier_run_left_for_the_doctor(
 def test_a_relatives_group_suggestion_on_the_hub_reaches_the_device_and_its_mention_comes_back(
     hub: HubProcess, hub_database: Database, tmp_path: Path
 ) -> None:
-    from companion.mind.catalogue import Group
     from companion.store.household import mentioned, waiting_suggestions
     from companion.store.schema import group_suggestions
 
-    group = Group(
-        id="laesegruppen-hub",
-        name="Læsegruppen på biblioteket",
-        description="Vi læser en bog om måneden.",
-        interests=("bøger",),
-        format="physical",
-        place="Biblioteket",
-        rrule="FREQ=WEEKLY;BYDAY=WE",
-        start=time(10, 0),
-        minutes=90,
-        contact="Bibliotekaren",
-    )
+    group = _group("laesegruppen-hub", "Læsegruppen på biblioteket")
     save_group(hub_database.engine, group, "da", utc_now())
     household, _device_id, credential = household_with_device(hub_database, "Lis")
     relative_of(hub_database, household, "mads@example.dk", "Mads")
