@@ -330,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     from companion.accounts_commands import register as register_accounts
+    from companion.asr_eval import register as register_eval_asr
     from companion.catalogue_commands import register as register_catalogue
     from companion.hub_commands import register as register_hub
     from companion.report_commands import register as register_report
@@ -340,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_accounts(commands)
     register_report(commands)
     register_hub(commands)
+    register_eval_asr(commands)
     return parser
 
 

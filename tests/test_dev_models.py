@@ -5,6 +5,7 @@ Slower than the tiny-model tests (the models load in about two seconds) but they
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -232,3 +233,35 @@ def test_the_web_page_crashing_leaves_the_speech_loop_talking(
         web.kill()
         device.send_signal(signal.SIGTERM)
         assert device.wait(timeout=30) == 0
+
+
+def test_eval_asr_measures_the_dev_recogniser_on_spoken_sentences(
+    dev_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The harness with the real faster-whisper and the dev model, on sentences espeak-ng speaks; one
+    transcript says something else, so its errors show the harness counts what it should."""
+    from speech import espeak_wav
+
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    said = {
+        "group": "What time does the reading group meet on Thursday?",
+        "coffee": "I would like a cup of coffee and a quiet morning.",
+        "daughter": "Please call my daughter this evening.",
+    }
+    for name, text in said.items():
+        espeak_wav(text, folder / f"{name}.wav")
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    espeak_wav("The weather is lovely today.", folder / "wrong.wav")
+    (folder / "wrong.txt").write_text("Good night and sleep well.", encoding="utf-8")
+
+    result = companion(["eval-asr", str(folder), "--json", str(tmp_path / "asr.json")], dev_env)
+    assert result.returncode == 0, result.stderr
+    assert "Speech recognition with whisper-tiny-en (dev): 4 recordings" in result.stdout
+    report = json.loads((tmp_path / "asr.json").read_text())
+    by_name = {row["name"]: row for row in report["files"]}
+    assert all(by_name[name]["wer"] <= 0.3 for name in said), by_name
+    assert by_name["wrong"]["wer"] >= 0.8
+    assert report["words"] == sum(row["words"] for row in report["files"])
+    assert report["wer"] == pytest.approx(report["errors"] / report["words"])
+    assert 0 < report["rtf"] < 5 and report["after_speech_p95_s"] > 0
