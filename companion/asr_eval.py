@@ -59,6 +59,8 @@ class Heard:
 @dataclass(frozen=True)
 class Report:
     model: str
+    hints: str
+    """The names and phrases the recogniser was nudged toward (empty: none)."""
     files: list[Heard]
     words: int
     errors: int
@@ -121,6 +123,7 @@ def evaluate(
     model: str,
     clock: Callable[[], float] = time.perf_counter,
     progress: Callable[[str], None] = lambda _line: None,
+    hints: str = "",
 ) -> Report:
     import jiwer
 
@@ -155,6 +158,7 @@ def evaluate(
     latencies = sorted(f.recognition_s for f in files)
     return Report(
         model=model,
+        hints=hints,
         files=files,
         words=words,
         errors=errors,
@@ -174,6 +178,7 @@ def _percentile(ordered: Sequence[float], q: float) -> float:
 def table(report: Report) -> str:
     lines = [
         f"Speech recognition with {report.model}: {len(report.files)} recordings",
+        f"hints: {report.hints or '(none)'}",
         "",
         f"{'file':<24} {'words':>5} {'wrong':>5} {'WER':>6} {'audio s':>8} {'RTF':>5}  heard",
     ]
@@ -204,6 +209,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("folder", type=Path, help="WAV files, each with a .txt of what is said in it")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON here")
+    parser.add_argument(
+        "--no-hints",
+        action="store_true",
+        help="without the household's names as hints to the recogniser (to see what they are worth)",
+    )
     parser.set_defaults(func=eval_asr_command)
 
 
@@ -215,16 +225,41 @@ def eval_asr_command(args: argparse.Namespace, settings: Settings) -> int:
     engines = build_engines(settings, hearing=True)
     assert engines.transcriber is not None  # hearing=True makes one
     transcriber = engines.transcriber
-    model = (
-        f"{load_manifest().profile(settings.general.model_profile).stt} ({settings.general.model_profile})"
-    )
+    profile = settings.general.model_profile
+    model = f"{load_manifest().profile(profile).stt} ({profile})"
+    transcriber.hotwords = "" if args.no_hints else device_hints(settings, engines.language)
     print(f"loading the recogniser, {model} …", file=sys.stderr)
     transcriber.start()
     try:
-        report = evaluate(transcriber, samples, model, progress=lambda line: print(line, file=sys.stderr))
+        report = evaluate(
+            transcriber,
+            samples,
+            model,
+            progress=lambda line: print(line, file=sys.stderr),
+            hints=transcriber.hotwords,
+        )
     finally:
         transcriber.close()
     print(table(report))
     if args.json:
         args.json.write_text(as_json(report) + "\n", encoding="utf-8")
     return 0
+
+
+def device_hints(settings: Settings, language: str) -> str:
+    """The hints the device gives its recogniser: from its database when there is one (its groups, its
+    paired relatives), else from the shipped catalogue; the settings' relatives either way."""
+    from companion.mind.build import load_catalogue, relatives_from_settings
+    from companion.settings import data_dir, dialogs_dir
+    from companion.stages.hints import hearing_hints, household_hints, listened_phrases
+    from companion.store.catalogue import load_catalogue_from_db
+    from companion.store.database import DATABASE_NAME, Database
+
+    dialogs = dialogs_dir(settings)
+    relatives = relatives_from_settings(settings.mind.relatives)
+    phrases = listened_phrases(dialogs, language)
+    if (data_dir(settings) / DATABASE_NAME).is_file():
+        with Database(data_dir(settings)) as database:
+            groups = load_catalogue_from_db(database.engine, language)
+            return household_hints(database.engine, relatives, groups, phrases)
+    return hearing_hints([r.name for r in relatives], load_catalogue(dialogs, language).groups, phrases)

@@ -55,6 +55,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from companion.reminders.service import reminder_desk
     from companion.service import Notifier, StatusLine, hold_fault
     from companion.settings import dialogs_dir
+    from companion.stages.hints import HintsKeeper, household_hints, listened_phrases
     from companion.store.catalogue import CatalogueWatch
     from companion.store.database import Database
     from companion.store.health import Heartbeat
@@ -81,6 +82,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         database.engine, DEVICE_HOUSEHOLD, lambda: loop.microphone_ok, settings.usage.keep_days
     )
     rules = engines.mind.rules
+    phrases = listened_phrases(dialogs_dir(settings), engines.language)
+    hints = HintsKeeper(
+        lambda: household_hints(database.engine, rules.catalogue.relatives, rules.catalogue.groups, phrases),
+        lambda words: setattr(engines.transcriber, "hotwords", words) if engines.transcriber else None,
+    )
     groups_changed = CatalogueWatch(
         database.engine,
         engines.language,
@@ -94,7 +100,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         engines.phrases,
         load_language(dialogs_dir(settings), engines.language).time_words,
         lambda group_id: rules.catalogue.group(group_id),  # the catalogue of the moment (CatalogueWatch)
-        chores=[heartbeat, keeper, groups_changed],
+        chores=[heartbeat, keeper, groups_changed, hints],
     )
     usage = UsageObserver(
         database.engine,

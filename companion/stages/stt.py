@@ -53,6 +53,9 @@ class WhisperTranscriber:
     def __init__(self, options: SttOptions) -> None:
         self.options = options
         self._model: Any = None
+        self.hotwords = ""
+        """Names and phrases the recogniser is nudged toward (stages/hints.py): the groups, places and
+        relatives of this household. Replaced whole when they change; read at each turn."""
 
     def start(self) -> None:
         try:
@@ -92,6 +95,7 @@ class WhisperTranscriber:
                 without_timestamps=speech.size < _TIMESTAMPS_FROM_S * CAPTURE_RATE,
                 condition_on_previous_text=False,
                 initial_prompt=self.options.initial_prompt or None,
+                hotwords=self.hotwords or None,
                 vad_filter=False,
             )
             text = " ".join(segment.text.strip() for segment in segments).strip()
