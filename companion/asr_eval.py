@@ -54,6 +54,8 @@ class Heard:
     audio_s: float
     recognition_s: float
     rtf: float
+    sure: bool
+    """False when the recogniser's own scores were low: on the device, the companion would have asked."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,8 @@ def evaluate(
     for number, sample in enumerate(samples, 1):
         audio = read_audio(sample.wav)
         started = clock()
-        heard = recogniser.transcribe(audio).text
+        transcript = recogniser.transcribe(audio)
+        heard = transcript.text
         seconds = clock() - started
         length = len(audio) / BYTES_PER_SAMPLE / CAPTURE_RATE
         counted = jiwer.process_words(normalise(sample.reference), normalise(heard) or "")
@@ -148,6 +151,7 @@ def evaluate(
                 length,
                 seconds,
                 seconds / length,
+                transcript.sure,
             )
         )
         progress(f"{number}/{len(samples)} {sample.name}: {errors} of {words} words wrong")
@@ -184,7 +188,9 @@ def table(report: Report) -> str:
     ]
     for f in report.files:
         counts = f"{f.words:>5} {f.errors:>5} {f.wer:>6.1%} {f.audio_s:>8.1f} {f.rtf:>5.2f}"
-        lines.append(f"{f.name[:24]:<24} {counts}  {f.heard}")
+        lines.append(
+            f"{f.name[:24]:<24} {counts}  {f.heard}{'' if f.sure else '  (?: unsure, it would ask)'}"
+        )
     lines += [
         "",
         f"Overall: {report.errors} of {report.words} words wrong, WER {report.wer:.1%}; "

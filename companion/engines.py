@@ -119,6 +119,7 @@ def build_engines(
                 threads=settings.stt.threads,
                 initial_prompt=settings.stt.initial_prompt,
                 vad_threshold=settings.listening.vad_threshold,
+                unsure_below=settings.stt.unsure_below,
             )
         )
     synthesizer = PiperSynthesizer(

@@ -97,6 +97,8 @@ class Utterance:
 class Transcript:
     text: str
     language: str
+    sure: bool = True
+    """False when the recogniser's own scores say it may well have misheard: the companion then asks."""
 
 
 @dataclass(frozen=True)

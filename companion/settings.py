@@ -83,6 +83,9 @@ class SttSettings:
     """CPU threads for the recogniser; 0 lets CTranslate2 choose."""
     initial_prompt: str = ""
     """Text that primes the recogniser with likely words (names of groups, places, relatives)."""
+    unsure_below: float = field(default=-0.85, metadata=_range(-5.0, 0.0))
+    """Below this mean log-probability per token (Whisper's own score) the words count as heard unsurely: the
+    companion says what it thinks it heard and asks. `companion eval-asr` marks such recordings with "?"."""
 
 
 @dataclass(frozen=True)

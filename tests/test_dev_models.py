@@ -308,3 +308,23 @@ def test_the_households_names_as_hints_raise_accuracy_on_names(
 
     assert names_heard(reports["hints"]) > names_heard(reports["none"])
     assert reports["hints"]["wer"] < reports["none"]["wer"]
+
+
+def test_the_recogniser_says_when_it_is_unsure(dev_env: dict[str, str], tmp_path: Path) -> None:
+    """Danish spoken to the English dev recogniser comes out as confident-looking English words, but with
+    low scores: heard unsurely, so the companion would ask. Clear English is heard surely."""
+    from speech import espeak_wav
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    espeak_wav("Hvornår mødes læsegruppen på biblioteket?", folder / "danish.wav", voice="da")
+    (folder / "danish.txt").write_text("Hvornår mødes læsegruppen på biblioteket?", encoding="utf-8")
+    espeak_wav("What time does the reading group meet on Thursday?", folder / "english.wav")
+    (folder / "english.txt").write_text(
+        "What time does the reading group meet on Thursday?", encoding="utf-8"
+    )
+    result = companion(["eval-asr", str(folder), "--json", str(tmp_path / "mixed.json")], dev_env)
+    assert result.returncode == 0, result.stderr
+    sure = {row["name"]: row["sure"] for row in json.loads((tmp_path / "mixed.json").read_text())["files"]}
+    assert sure == {"danish": False, "english": True}
+    assert "(?: unsure, it would ask)" in result.stdout

@@ -61,6 +61,15 @@ def test_held_out_scenarios(result: Result) -> None:
     assert result.passed, f"missing {result.missing}, forbidden {result.forbidden}: {result.reply!r}"
 
 
+HEARING = sorted((ROOT / "tests" / "hearing").glob("*.toml"))
+
+
+@pytest.mark.parametrize("result", _results(HEARING), ids=lambda r: r.scenario.id)
+def test_unsure_hearing_is_asked_about_not_acted_on(result: Result) -> None:
+    """Ours, with the `unsure` turns the recogniser's scores would mark (mind/hearing.py)."""
+    assert result.passed, f"missing {result.missing}, forbidden {result.forbidden}: {result.reply!r}"
+
+
 def test_the_held_out_files_are_many_and_mostly_passed() -> None:
     results = _results(OURS)
     assert len(results) >= 500

@@ -181,3 +181,7 @@ class Conversation:
     in_crisis: bool = False
     last_reminder_id: int = 0
     """The reminder made in this conversation, which "slet den igen" means."""
+    heard_check: str = ""
+    """Words the recogniser was unsure of, which the companion asked about ("Sagde du: …?")."""
+    unsure_misses: int = 0
+    """Turns in a row heard unsurely: at the second, the companion asks for few words (hearing.py)."""

@@ -19,6 +19,7 @@ from companion.errors import MindError
 from companion.events import Act, ReplyDelta, ReplyDone, Transcript
 from companion.mind.catalogue import Relative
 from companion.mind.guard import Guard, Verdict
+from companion.mind.hearing import Heard, check_hearing
 from companion.mind.memory import Conversation, MindState, StateStore
 from companion.mind.replies import Decision, act
 from companion.mind.rules import Rules
@@ -110,7 +111,16 @@ class Mind:
             yield ReplyDelta(self.phrases.say("nothing_heard"))
             yield ReplyDone((act("nothing_heard"),))
             return
-        decision = self.decide(transcript.text, now)
+        self._end_if_long_ago(now)
+        heard = self._check_hearing(transcript, now)
+        if heard.decision is not None:  # asked what was said, or for fewer words: nothing acted on
+            line = " ".join(heard.decision.lines)
+            yield ReplyDelta(line)
+            heard.decision.question = self.conversation.pending  # the open question stays open
+            self._after_reply(line, heard.decision, now)
+            yield ReplyDone(tuple(heard.decision.acts))
+            return
+        decision = self.decide(heard.text, now)
         spoken: list[str] = [" ".join(decision.lines)] if decision.lines else []
         if spoken:
             yield ReplyDelta(spoken[0])
@@ -128,12 +138,24 @@ class Mind:
         self._after_reply("".join(spoken).strip(), decision, now)
         yield ReplyDone(tuple(acts))
 
-    def decide(self, text: str, now: datetime) -> Decision:
-        """Understand and decide, and keep the durable part; nothing is spoken yet."""
+    def _end_if_long_ago(self, now: datetime) -> None:
         convo = self.conversation
         if convo.last_turn is not None and now - convo.last_turn > self.options.conversation_gap:
             self.end_conversation()
-            convo = self.conversation
+
+    def _check_hearing(self, transcript: Transcript, now: datetime) -> Heard:
+        if transcript.sure and not self.conversation.heard_check:
+            self.conversation.unsure_misses = 0
+            return Heard(transcript.text)
+        reading = read(
+            transcript.text, self.rules.language, self.rules.index, self._relatives(self.state), now
+        )
+        return check_hearing(transcript.text, transcript.sure, reading, self.conversation, self.phrases)
+
+    def decide(self, text: str, now: datetime) -> Decision:
+        """Understand and decide, and keep the durable part; nothing is spoken yet."""
+        self._end_if_long_ago(now)
+        convo = self.conversation
         state = self.state
         before = state.to_json()
         reading = read(text, self.rules.language, self.rules.index, self._relatives(state), now)

@@ -3,6 +3,8 @@
 The format is ../shared/scenarios/README.md's: each file has its own clock (`now`, Copenhagen wall time),
 language, group catalogue and relatives. Every scenario starts from a fresh memory (nothing on disk) and
 passes when the acts of the reply to its last turn include every `expect` outcome and no `forbid` one.
+One addition of ours: `unsure = [1, 3]` lists the turns (counted from 1) the recogniser heard unsurely, as
+its own scores would say (mind/hearing.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Scenario:
     say: tuple[str, ...]
     expect: frozenset[str]
     forbid: frozenset[str]
+    unsure: frozenset[int] = frozenset()
+    """Turns (from 1) heard unsurely."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ def _scenarios(raw: dict[str, Any], where: str) -> list[Scenario]:
                 say=tuple(str(s) for s in entry["say"]),
                 expect=frozenset(str(e) for e in entry.get("expect", ())),
                 forbid=frozenset(str(f) for f in entry.get("forbid", ())),
+                unsure=frozenset(int(n) for n in entry.get("unsure", ())),
             )
         )
     return found
@@ -93,9 +98,9 @@ def play_file(path: Path, dialogs: Path, chat_for: ChatFor) -> Iterator[Result]:
 def play(respond: Callable[[Transcript], Iterable[Event]], scenario: Scenario, language: str) -> Result:
     outcomes: frozenset[str] = frozenset()
     reply = ""
-    for line in scenario.say:
+    for number, line in enumerate(scenario.say, 1):
         reply = ""
-        for event in respond(Transcript(line, language)):
+        for event in respond(Transcript(line, language, sure=number not in scenario.unsure)):
             if isinstance(event, ReplyDelta):
                 reply += event.text
             elif isinstance(event, ReplyDone):

@@ -39,6 +39,18 @@ def trim_silence(audio: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return audio[spans[0]["start"] : spans[-1]["end"]]
 
 
+def mean_log_probability(segments: list[Any]) -> float:
+    """Whisper's own confidence in what it wrote: the segments' average token log-probabilities, weighted by
+    their length in words (0.0 when nothing was written)."""
+    weights = [max(1, len(segment.text.split())) for segment in segments]
+    if not weights:
+        return 0.0
+    total = sum(
+        float(segment.avg_logprob) * weight for segment, weight in zip(segments, weights, strict=True)
+    )
+    return total / sum(weights)
+
+
 @dataclass(frozen=True)
 class SttOptions:
     model_path: Path
@@ -47,6 +59,8 @@ class SttOptions:
     threads: int = 0
     initial_prompt: str = ""
     vad_threshold: float = 0.5
+    unsure_below: float = -0.85
+    """Below this mean log-probability per token the words are heard unsurely, and the companion asks."""
 
 
 class WhisperTranscriber:
@@ -98,11 +112,18 @@ class WhisperTranscriber:
                 hotwords=self.hotwords or None,
                 vad_filter=False,
             )
-            text = " ".join(segment.text.strip() for segment in segments).strip()
+            heard = list(segments)
+            text = " ".join(segment.text.strip() for segment in heard).strip()
         except RuntimeError as error:
             raise SttError(f"Speech recognition failed: {error}") from error
-        log.debug("heard %d ms of speech as %d characters", speech.size * 1000 // CAPTURE_RATE, len(text))
-        return Transcript(text, self.options.language)
+        confidence = mean_log_probability(heard)
+        log.debug(
+            "heard %d ms of speech as %d characters (log-probability %.2f)",
+            speech.size * 1000 // CAPTURE_RATE,
+            len(text),
+            confidence,
+        )
+        return Transcript(text, self.options.language, sure=confidence >= self.options.unsure_below)
 
     def close(self) -> None:
         self._model = None
