@@ -92,7 +92,8 @@ def _row(target: str, measured: str, ok: bool) -> str:
 OTHER_BENCHMARKS = (
     "Other benchmarks, each with its own file: `MIND.md` (the dialog policy), `REMINDERS.md` (the reminder",
     "scheduler: on time, idle CPU), `WEB.md` (the web page under load: page times, memory), `HUB.md` (1,000",
-    "devices syncing with the hub once a minute: p95 sync time, the hub's CPU and memory; 100,000 on paper).",
+    "devices syncing with the hub once a minute: p95 sync time, the hub's CPU and memory; 100,000 on paper),",
+    "`ASR.md` (speech recognition: word error rate and latency of each recogniser installed, with hints).",
 )
 
 

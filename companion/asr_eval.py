@@ -218,7 +218,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-hints",
         action="store_true",
-        help="without the household's names as hints to the recogniser (to see what they are worth)",
+        help="without the relatives' names as hints to the recogniser (to see what they are worth)",
     )
     parser.set_defaults(func=eval_asr_command)
 
@@ -233,7 +233,7 @@ def eval_asr_command(args: argparse.Namespace, settings: Settings) -> int:
     transcriber = engines.transcriber
     profile = settings.general.model_profile
     model = f"{load_manifest().profile(profile).stt} ({profile})"
-    transcriber.hotwords = "" if args.no_hints else device_hints(settings, engines.language)
+    transcriber.hotwords = "" if args.no_hints else device_hints(settings)
     print(f"loading the recogniser, {model} …", file=sys.stderr)
     transcriber.start()
     try:
@@ -252,20 +252,16 @@ def eval_asr_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def device_hints(settings: Settings, language: str) -> str:
-    """The hints the device gives its recogniser: from its database when there is one (its groups, its
-    paired relatives), else from the shipped catalogue; the settings' relatives either way."""
-    from companion.mind.build import load_catalogue, relatives_from_settings
-    from companion.settings import data_dir, dialogs_dir
-    from companion.stages.hints import hearing_hints, household_hints, listened_phrases
-    from companion.store.catalogue import load_catalogue_from_db
+def device_hints(settings: Settings) -> str:
+    """The hints the device gives its recogniser: the settings' relatives, and those paired on its web page
+    when it has a database."""
+    from companion.mind.build import relatives_from_settings
+    from companion.settings import data_dir
+    from companion.stages.hints import hearing_hints, household_hints
     from companion.store.database import DATABASE_NAME, Database
 
-    dialogs = dialogs_dir(settings)
     relatives = relatives_from_settings(settings.mind.relatives)
-    phrases = listened_phrases(dialogs, language)
     if (data_dir(settings) / DATABASE_NAME).is_file():
         with Database(data_dir(settings)) as database:
-            groups = load_catalogue_from_db(database.engine, language)
-            return household_hints(database.engine, relatives, groups, phrases)
-    return hearing_hints([r.name for r in relatives], load_catalogue(dialogs, language).groups, phrases)
+            return household_hints(database.engine, relatives)
+    return hearing_hints(relative.name for relative in relatives)

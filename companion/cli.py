@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from companion.reminders.service import reminder_desk
     from companion.service import Notifier, StatusLine, hold_fault
     from companion.settings import dialogs_dir
-    from companion.stages.hints import HintsKeeper, household_hints, listened_phrases
+    from companion.stages.hints import HintsKeeper, household_hints
     from companion.store.catalogue import CatalogueWatch
     from companion.store.database import Database
     from companion.store.health import Heartbeat
@@ -82,9 +82,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         database.engine, DEVICE_HOUSEHOLD, lambda: loop.microphone_ok, settings.usage.keep_days
     )
     rules = engines.mind.rules
-    phrases = listened_phrases(dialogs_dir(settings), engines.language)
     hints = HintsKeeper(
-        lambda: household_hints(database.engine, rules.catalogue.relatives, rules.catalogue.groups, phrases),
+        lambda: household_hints(database.engine, rules.catalogue.relatives),
         lambda words: setattr(engines.transcriber, "hotwords", words) if engines.transcriber else None,
     )
     groups_changed = CatalogueWatch(

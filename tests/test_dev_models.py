@@ -307,7 +307,6 @@ def test_the_households_names_as_hints_raise_accuracy_on_names(
         return sum(name in row["heard"] for row in report["files"] for name in names)
 
     assert names_heard(reports["hints"]) > names_heard(reports["none"])
-    assert reports["hints"]["wer"] < reports["none"]["wer"]
 
 
 def test_the_recogniser_says_when_it_is_unsure(dev_env: dict[str, str], tmp_path: Path) -> None:

@@ -1,40 +1,35 @@
-"""What the recogniser is nudged to hear: the names of this household's world — its relatives, the groups
-on offer and where they meet — and a few phrases the companion listens for (dialogs/<lang>/hearing.toml).
+"""What the recogniser is nudged to hear: the names of the household's relatives — in the settings, and
+those paired on the web page.
 
 Whisper is told them as "hotwords" (a prompt before the audio). Names are what it gets wrong most (tiny.en
-hears "Birthe" as "where the", "Mette" as "Matt"; `companion eval-asr --no-hints` shows the difference on a
-household's own recordings), so they come first, and the whole stays well inside the prompt's half of
-Whisper's window.
+hears "Birthe" as "where the", "Mette" as "Matt") and what no model was trained on. Measured
+(benchmarks/ASR.md): with the names, the dev model heard 4 of 4 names right instead of 0. A fuller list —
+the catalogue's groups and places, phrases the policy listens for — showed no steady gain on the whole set
+(its word error rate moved by a few points either way between runs) and lengthens every turn's prompt, so
+the device gives names only; the policy matches group names tolerantly itself (mind/lexicon.py).
+`companion eval-asr --no-hints` shows the difference on real recordings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import Engine
 
-from companion.content import read_toml_file
-from companion.mind.catalogue import Group, Relative
+from companion.mind.catalogue import Relative
 from companion.store.household import members
 from companion.store.schema import DEVICE_HOUSEHOLD
 
-MOST_CHARACTERS = 400
-"""About 120 tokens: Whisper keeps at most 223 for a prompt, and a long one slows every turn."""
+MOST_CHARACTERS = 200
+"""About 60 tokens: far inside the 223 Whisper keeps for a prompt (a long one slows every turn)."""
 
 
-def hearing_hints(names: Iterable[str], groups: Iterable[Group], phrases: Iterable[str] = ()) -> str:
-    """Names, then groups and their places, then phrases: each once, comma-separated, cut at a whole entry."""
+def hearing_hints(names: Iterable[str]) -> str:
+    """The names, each once, comma-separated, cut at a whole name."""
     entries: list[str] = []
     seen: set[str] = set()
-    groups = list(groups)
-    for entry in [
-        *names,
-        *(group.name for group in groups),
-        *(group.place.split(",")[0] for group in groups if group.format == "physical"),
-        *phrases,
-    ]:
+    for entry in names:
         entry = " ".join(entry.split())
         if entry and entry.lower() not in seen:
             seen.add(entry.lower())
@@ -48,24 +43,14 @@ def hearing_hints(names: Iterable[str], groups: Iterable[Group], phrases: Iterab
     return hints
 
 
-def household_hints(
-    engine: Engine, relatives: Iterable[Relative], groups: Iterable[Group], phrases: Iterable[str]
-) -> str:
+def household_hints(engine: Engine, relatives: Iterable[Relative]) -> str:
     """The hints of this device now: the relatives in the settings and those paired on the web page."""
-    names = [*(relative.name for relative in relatives), *(m.name for m in members(engine, DEVICE_HOUSEHOLD))]
-    return hearing_hints(names, groups, phrases)
-
-
-def listened_phrases(dialogs: Path, language: str) -> tuple[str, ...]:
-    path = dialogs / language / "hearing.toml"
-    if not path.is_file():
-        return ()
-    return tuple(str(phrase) for phrase in read_toml_file(path).get("phrases", []))
+    return hearing_hints([*(r.name for r in relatives), *(m.name for m in members(engine, DEVICE_HOUSEHOLD))])
 
 
 class HintsKeeper:
-    """A scheduler chore: the hints of the moment (a relative just paired, a group just added) given to the
-    recogniser, which reads them at its next turn."""
+    """A scheduler chore: the hints of the moment (a relative just paired) given to the recogniser, which
+    reads them at its next turn."""
 
     def __init__(self, make: Callable[[], str], give: Callable[[str], None]) -> None:
         self.make = make
