@@ -63,6 +63,19 @@ class SttOptions:
     """Below this mean log-probability per token the words are heard unsurely, and the companion asks."""
 
 
+def speech_in(audio: bytes, vad_threshold: float) -> np.ndarray:
+    """An utterance's 16-bit samples as floats, silence trimmed: empty when there is no speech at all."""
+    samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+    return trim_silence(samples, vad_threshold) if samples.size else samples
+
+
+def not_loaded(path: Path, error: Exception) -> ModelError:
+    return ModelError(
+        f"The speech recognition model in {path} could not be loaded ({error}).",
+        "companion models verify, then companion models install",
+    )
+
+
 class Transcriber(Protocol):
     """A recogniser the device can use: faster-whisper (below) or sherpa-onnx (stt_sherpa.py)."""
 
@@ -100,16 +113,12 @@ class WhisperTranscriber:
                 str(path), device="cpu", compute_type="int8", cpu_threads=self.options.threads
             )
         except (RuntimeError, ValueError, OSError) as error:
-            raise ModelError(
-                f"The speech recognition model in {path} could not be loaded ({error}).",
-                "companion models verify, then companion models install",
-            ) from error
+            raise not_loaded(path, error) from error
 
     def transcribe(self, audio: bytes) -> Transcript:
         if self._model is None:
             self.start()
-        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
-        speech = trim_silence(samples, self.options.vad_threshold) if samples.size else samples
+        speech = speech_in(audio, self.options.vad_threshold)
         if speech.size == 0:
             return Transcript("", self.options.language)
         try:

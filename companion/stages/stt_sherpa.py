@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
-
 from companion.errors import MissingPackageError, ModelError, SttError
 from companion.events import CAPTURE_RATE, Transcript
-from companion.stages.stt import SttOptions, trim_silence
+from companion.stages.stt import SttOptions, not_loaded, speech_in
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +40,12 @@ class SherpaCtcTranscriber:
                 model=str(model), tokens=str(tokens), num_threads=self.options.threads or 1
             )
         except (RuntimeError, ValueError, OSError) as error:
-            raise ModelError(
-                f"The speech recognition model in {self.options.model_path} could not be loaded ({error}).",
-                "companion models verify, then companion models install",
-            ) from error
+            raise not_loaded(self.options.model_path, error) from error
 
     def transcribe(self, audio: bytes) -> Transcript:
         if self._recognizer is None:
             self.start()
-        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
-        speech = trim_silence(samples, self.options.vad_threshold) if samples.size else samples
+        speech = speech_in(audio, self.options.vad_threshold)
         if speech.size == 0:
             return Transcript("", self.options.language)
         try:
