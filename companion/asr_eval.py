@@ -216,6 +216,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("folder", type=Path, help="WAV files, each with a .txt of what is said in it")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON here")
     parser.add_argument(
+        "--model",
+        metavar="NAME",
+        help="another speech model of the manifest (installed) instead of the profile's",
+    )
+    parser.add_argument(
+        "--language", choices=("da", "en"), help="the recordings' language (default: the profile's)"
+    )
+    parser.add_argument(
         "--no-hints",
         action="store_true",
         help="without the relatives' names as hints to the recogniser (to see what they are worth)",
@@ -224,15 +232,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def eval_asr_command(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.engines import build_engines
+    from companion.engines import make_transcriber, spoken_language
     from models import load_manifest
 
     samples = find_samples(args.folder)
-    engines = build_engines(settings, hearing=True)
-    assert engines.transcriber is not None  # hearing=True makes one
-    transcriber = engines.transcriber
+    manifest = load_manifest()
     profile = settings.general.model_profile
-    model = f"{load_manifest().profile(profile).stt} ({profile})"
+    name = args.model or manifest.profile(profile).stt
+    entry = manifest.models.get(name)
+    if entry is None or entry.kind != "stt":
+        speech_models = ", ".join(n for n, m in manifest.models.items() if m.kind == "stt")
+        raise CompanionError(
+            f"There is no speech model {name!r} in the manifest.", f"One of: {speech_models}"
+        )
+    language = args.language or spoken_language(settings, manifest)
+    transcriber = make_transcriber(entry, settings, language)
+    model = f"{name} ({profile})" if not args.model else f"{name} ({language})"
     transcriber.hotwords = "" if args.no_hints else device_hints(settings)
     print(f"loading the recogniser, {model} …", file=sys.stderr)
     transcriber.start()

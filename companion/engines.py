@@ -93,6 +93,24 @@ def llm_options(settings: Settings, entry: ModelEntry, where: Path) -> LlmOption
     )
 
 
+def make_transcriber(stt: ModelEntry, settings: Settings, language: str) -> Transcriber:
+    """The recogniser of a speech model, by its backend in the manifest (faster-whisper or sherpa-onnx)."""
+    options = SttOptions(
+        model_path=model_path(stt, data_dir(settings)),
+        language=language,
+        beam_size=settings.stt.beam_size,
+        threads=settings.stt.threads,
+        initial_prompt=settings.stt.initial_prompt,
+        vad_threshold=settings.listening.vad_threshold,
+        unsure_below=settings.stt.unsure_below,
+    )
+    if stt.stt_backend == "sherpa-onnx-nemo-ctc":
+        from companion.stages.stt_sherpa import SherpaCtcTranscriber
+
+        return SherpaCtcTranscriber(options)
+    return WhisperTranscriber(options)
+
+
 def build_engines(
     settings: Settings,
     *,
@@ -109,24 +127,7 @@ def build_engines(
     llm_entry = manifest.models[profile.llm]
     dialogs = dialogs_dir(settings)
     chat = LlamaChat(llm_options(settings, llm_entry, where), load_persona(dialogs, language))
-    transcriber: Transcriber | None = None
-    if hearing:
-        stt = manifest.models[profile.stt]
-        options = SttOptions(
-            model_path=model_path(stt, where),
-            language=language,
-            beam_size=settings.stt.beam_size,
-            threads=settings.stt.threads,
-            initial_prompt=settings.stt.initial_prompt,
-            vad_threshold=settings.listening.vad_threshold,
-            unsure_below=settings.stt.unsure_below,
-        )
-        if stt.stt_backend == "sherpa-onnx-nemo-ctc":
-            from companion.stages.stt_sherpa import SherpaCtcTranscriber
-
-            transcriber = SherpaCtcTranscriber(options)
-        else:
-            transcriber = WhisperTranscriber(options)
+    transcriber = make_transcriber(manifest.models[profile.stt], settings, language) if hearing else None
     synthesizer = PiperSynthesizer(
         TtsOptions(
             model_path=model_path(manifest.models[profile.tts], where),

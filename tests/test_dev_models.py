@@ -265,6 +265,13 @@ def test_eval_asr_measures_the_dev_recogniser_on_spoken_sentences(
     right = [by_name[name] for name in said]
     assert sum(row["errors"] for row in right) / sum(row["words"] for row in right) <= 0.35, right
     assert by_name["wrong"]["wer"] >= 0.8 > max(row["wer"] for row in right)
+
+    # Another model of the manifest, by name, without switching the profile; an unknown one said plainly.
+    chosen = companion(["eval-asr", str(folder), "--model", "whisper-tiny-en", "--language", "en"], dev_env)
+    assert chosen.returncode == 0 and "whisper-tiny-en (en): 4 recordings" in chosen.stdout, chosen.stderr
+    unknown = companion(["eval-asr", str(folder), "--model", "whisper-huge"], dev_env)
+    assert unknown.returncode == 1 and "no speech model 'whisper-huge'" in unknown.stderr
+    assert "faster-whisper-small" in unknown.stderr and "Traceback" not in unknown.stderr
     assert report["words"] == sum(row["words"] for row in report["files"])
     assert report["wer"] == pytest.approx(report["errors"] / report["words"])
     assert 0 < report["rtf"] < 5 and report["after_speech_p95_s"] > 0
