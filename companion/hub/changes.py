@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from companion.hub.devices import Device
@@ -69,30 +69,18 @@ def changes_since(engine: Engine, device: Device, since: int, limit: int = PAGE)
         # A device ahead of every version this hub has given: the hub's database was restored from an older
         # backup. The device must replace its copy, or it would wait for numbers already used again.
         newest = int(connection.scalar(text("SELECT last_value FROM sync_version")) or 0)
-        found_reminders = connection.execute(
-            select(reminders)
-            .where(reminders.c.household_id == household, reminders.c.version > since)
-            .order_by(reminders.c.version)
-            .limit(limit)
-        ).all()
-        found_groups = connection.execute(
-            select(groups).where(groups.c.version > since).order_by(groups.c.version).limit(limit)
-        ).all()
-        found_suggestions = connection.execute(
-            select(group_suggestions)
-            .where(group_suggestions.c.household_id == household, group_suggestions.c.version > since)
-            .order_by(group_suggestions.c.version)
-            .limit(limit)
-        ).all()
-        deletions = connection.execute(
-            select(sync_deletions)
-            .where(
-                sync_deletions.c.version > since,
-                (sync_deletions.c.household_id == household) | sync_deletions.c.household_id.is_(None),
-            )
-            .order_by(sync_deletions.c.version)
-            .limit(limit)
-        ).all()
+        found_reminders = _changed(connection, reminders, since, limit, reminders.c.household_id == household)
+        found_groups = _changed(connection, groups, since, limit)  # the catalogue is every household's
+        found_suggestions = _changed(
+            connection, group_suggestions, since, limit, group_suggestions.c.household_id == household
+        )
+        deletions = _changed(
+            connection,
+            sync_deletions,
+            since,
+            limit,
+            (sync_deletions.c.household_id == household) | sync_deletions.c.household_id.is_(None),
+        )
         rows = sorted(
             [("reminder", r) for r in found_reminders]
             + [("group", g) for g in found_groups]
@@ -123,6 +111,12 @@ def changes_since(engine: Engine, device: Device, since: int, limit: int = PAGE)
             if kind == "deleted"
         ],
     }
+
+
+def _changed(connection: Connection, table: Table, since: int, limit: int, *where: Any) -> list[Any]:
+    """The table's rows changed after version `since`, oldest first, at most `limit`."""
+    query = select(table).where(table.c.version > since, *where).order_by(table.c.version).limit(limit)
+    return list(connection.execute(query).all())
 
 
 EPOCH = "epoch"
