@@ -21,7 +21,7 @@ import sys
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -224,6 +224,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--language", choices=("da", "en"), help="the recordings' language (default: the profile's)"
     )
     parser.add_argument(
+        "--window",
+        type=float,
+        metavar="SECONDS",
+        help="encoder window for short turns, 5 to 30 (default: the setting stt.encoder_window_s; 30 = off)",
+    )
+    parser.add_argument(
         "--no-hints",
         action="store_true",
         help="without the relatives' names as hints to the recogniser (to see what they are worth)",
@@ -246,8 +252,14 @@ def eval_asr_command(args: argparse.Namespace, settings: Settings) -> int:
             f"There is no speech model {name!r} in the manifest.", f"One of: {speech_models}"
         )
     language = args.language or spoken_language(settings, manifest)
+    if args.window is not None:
+        if not 5 <= args.window <= 30:
+            raise CompanionError(f"--window {args.window:g} is not between 5 and 30 seconds.")
+        settings = replace(settings, stt=replace(settings.stt, encoder_window_s=args.window))
     transcriber = make_transcriber(entry, settings, language)
     model = f"{name} ({profile})" if not args.model else f"{name} ({language})"
+    if args.window is not None:
+        model += f", window {args.window:g} s"
     transcriber.hotwords = "" if args.no_hints else device_hints(settings)
     print(f"loading the recogniser, {model} …", file=sys.stderr)
     transcriber.start()

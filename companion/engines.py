@@ -103,6 +103,7 @@ def make_transcriber(stt: ModelEntry, settings: Settings, language: str) -> Tran
         initial_prompt=settings.stt.initial_prompt,
         vad_threshold=settings.listening.vad_threshold,
         unsure_below=settings.stt.unsure_below,
+        encoder_window_s=settings.stt.encoder_window_s,
     )
     if stt.stt_backend == "sherpa-onnx-nemo-ctc":
         from companion.stages.stt_sherpa import SherpaCtcTranscriber

@@ -80,12 +80,15 @@ class SttSettings:
     beam_size: int = field(default=1, metadata=_range(1, 10))
     """1 is fastest; larger beams are a little more accurate and much slower on a Pi."""
     threads: int = field(default=0, metadata=_range(0, 16))
-    """CPU threads for the recogniser; 0 lets CTranslate2 choose."""
+    """CPU threads for the recogniser; 0 means one per core, at most 4."""
     initial_prompt: str = ""
     """Text that primes the recogniser with likely words (names of groups, places, relatives)."""
     unsure_below: float = field(default=-0.85, metadata=_range(-5.0, 0.0))
     """Below this mean log-probability per token (Whisper's own score) the words count as heard unsurely: the
     companion says what it thinks it heard and asks. `companion eval-asr` marks such recordings with "?"."""
+    encoder_window_s: float = field(default=15.0, metadata=_range(5.0, 30.0))
+    """A turn whose speech fits (with a second to spare) is encoded in this many seconds instead of Whisper's
+    30: about half the wait after speaking. 30 turns it off; compare with `companion eval-asr --window`."""
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,17 @@
 Leading and trailing silence is cut with the Silero VAD before encoding: it shortens what the encoder and
 decoder must chew, and an utterance with no speech at all never reaches Whisper (which would otherwise
 happily hallucinate a sentence out of room noise).
+
+A short turn is encoded in a shorter window than Whisper's 30 s (`[stt] encoder_window_s`): the encoder's
+attention grows with the square of its input, so 15 s instead of 30 s halves the time after speech
+(benchmarks/ASR.md). The decoder is held to a length the speech could fill, and a phrase it repeats over
+and over is cut to one and marked unsure: a looping decoder is Whisper's way of guessing.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +33,21 @@ empty or as repeated phrases (measured with tiny.en), while short turns are fast
 _PAD_MS = 200
 """Silence kept around the speech: Whisper clips the first phoneme when audio starts abruptly."""
 
+_FRAMES_PER_S = 100
+"""Whisper's log-mel frames per second of audio (a hop of 160 samples at 16 kHz)."""
+
+_WINDOW_SPARE_S = 1.0
+"""A turn is encoded in the shorter window only when its speech leaves this much silence after it: Whisper
+was trained on windows with room after the speech, and ends sentences early without it."""
+
+_MAX_TOKENS = (10, 10, 180)
+"""The decoder's budget in a short turn: 10 tokens, plus 10 per second of speech (Danish needs about 6),
+at most 180 (so a long prompt of hints still fits Whisper's 448 positions)."""
+
+_LOOP_COUNT = 4
+"""A phrase of one to four words said this many times in a row is the decoder looping, not the person:
+people do say "nej, nej, nej", but rarely four times."""
+
 
 def trim_silence(audio: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """The stretch from the first to the last detected speech (padded); empty when there is none."""
@@ -37,6 +58,43 @@ def trim_silence(audio: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     if not spans:
         return audio[:0]
     return audio[spans[0]["start"] : spans[-1]["end"]]
+
+
+def encoder_frames(speech_samples: int, window_s: float) -> int | None:
+    """How many mel frames the encoder gets for a turn: the shorter window when the speech fits in it with
+    room to spare, else None (Whisper's own 30 s)."""
+    if window_s >= 30 or speech_samples / CAPTURE_RATE + _WINDOW_SPARE_S > window_s:
+        return None
+    return int(window_s * _FRAMES_PER_S)
+
+
+def token_budget(speech_samples: int) -> int:
+    base, per_second, ceiling = _MAX_TOKENS
+    return min(ceiling, base + int(per_second * speech_samples / CAPTURE_RATE))
+
+
+def cut_loops(text: str) -> tuple[str, bool]:
+    """The text with any phrase repeated _LOOP_COUNT or more times in a row kept once; whether one was."""
+    words = text.split()
+    plain = [word.strip(".,!?;:").lower() for word in words]
+    kept: list[str] = []
+    looped = False
+    at = 0
+    while at < len(words):
+        for size in range(1, 5):
+            phrase = plain[at : at + size]
+            repeats = 1
+            while plain[at + repeats * size : at + (repeats + 1) * size] == phrase and len(phrase) == size:
+                repeats += 1
+            if repeats >= _LOOP_COUNT:
+                at += repeats * size
+                kept += words[at - size : at]  # the last copy: it carries the punctuation that follows
+                looped = True
+                break
+        else:
+            kept.append(words[at])
+            at += 1
+    return (" ".join(kept).rstrip(",;") if looped else text), looped
 
 
 def mean_log_probability(segments: list[Any]) -> float:
@@ -61,12 +119,20 @@ class SttOptions:
     vad_threshold: float = 0.5
     unsure_below: float = -0.85
     """Below this mean log-probability per token the words are heard unsurely, and the companion asks."""
+    encoder_window_s: float = 15.0
+    """A turn whose speech fits is encoded in this many seconds instead of Whisper's 30 (30 = never)."""
 
 
 def speech_in(audio: bytes, vad_threshold: float) -> np.ndarray:
     """An utterance's 16-bit samples as floats, silence trimmed: empty when there is no speech at all."""
     samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
     return trim_silence(samples, vad_threshold) if samples.size else samples
+
+
+def recogniser_threads(options: SttOptions) -> int:
+    """The setting, or (0) one per core up to 4: CTranslate2's own default is 4 even on 2 cores, where the
+    extra threads only queue (benchmarks/ASR.md), and a Pi 5 has 4."""
+    return options.threads or min(4, os.cpu_count() or 1)
 
 
 def not_loaded(path: Path, error: Exception) -> ModelError:
@@ -109,8 +175,8 @@ class WhisperTranscriber:
                 "companion models install",
             )
         try:
-            self._model = WhisperModel(
-                str(path), device="cpu", compute_type="int8", cpu_threads=self.options.threads
+            self._model = _windowed(WhisperModel)(
+                str(path), device="cpu", compute_type="int8", cpu_threads=recogniser_threads(self.options)
             )
         except (RuntimeError, ValueError, OSError) as error:
             raise not_loaded(path, error) from error
@@ -121,6 +187,8 @@ class WhisperTranscriber:
         speech = speech_in(audio, self.options.vad_threshold)
         if speech.size == 0:
             return Transcript("", self.options.language)
+        short = speech.size < _TIMESTAMPS_FROM_S * CAPTURE_RATE
+        self._model.encoder_frames = encoder_frames(speech.size, self.options.encoder_window_s)
         try:
             segments, _info = self._model.transcribe(
                 speech,
@@ -128,27 +196,45 @@ class WhisperTranscriber:
                 beam_size=self.options.beam_size,
                 # One temperature: the fallback ladder can cost seconds on a Pi for no gain in a short turn.
                 temperature=0.0,
-                without_timestamps=speech.size < _TIMESTAMPS_FROM_S * CAPTURE_RATE,
+                without_timestamps=short,
+                max_new_tokens=token_budget(speech.size) if short else None,
                 condition_on_previous_text=False,
                 initial_prompt=self.options.initial_prompt or None,
                 hotwords=self.hotwords or None,
                 vad_filter=False,
             )
             heard = list(segments)
-            text = " ".join(segment.text.strip() for segment in heard).strip()
         except RuntimeError as error:
             raise SttError(f"Speech recognition failed: {error}") from error
+        text, looped = cut_loops(" ".join(segment.text.strip() for segment in heard).strip())
         confidence = mean_log_probability(heard)
         log.debug(
-            "heard %d ms of speech as %d characters (log-probability %.2f)",
+            "heard %d ms of speech as %d characters (log-probability %.2f%s)",
             speech.size * 1000 // CAPTURE_RATE,
             len(text),
             confidence,
+            ", a loop cut" if looped else "",
         )
-        return Transcript(text, self.options.language, sure=confidence >= self.options.unsure_below)
+        sure = confidence >= self.options.unsure_below and not looped
+        return Transcript(text, self.options.language, sure=sure)
 
     def close(self) -> None:
         self._model = None
+
+
+def _windowed(whisper_model: type) -> type:
+    """faster-whisper's model, its encoder given only the first `encoder_frames` of the padded 30 s of
+    features when set. CTranslate2 takes inputs shorter than 30 s; faster-whisper always pads to 30 s."""
+
+    class WindowedWhisper(whisper_model):  # type: ignore[misc]
+        encoder_frames: int | None = None
+
+        def encode(self, features: np.ndarray) -> Any:
+            if self.encoder_frames is not None and features.shape[-1] > self.encoder_frames:
+                features = features[..., : self.encoder_frames]
+            return super().encode(features)
+
+    return WindowedWhisper
 
 
 class SttStage:

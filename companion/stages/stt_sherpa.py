@@ -13,7 +13,7 @@ from typing import Any
 
 from companion.errors import MissingPackageError, ModelError, SttError
 from companion.events import CAPTURE_RATE, Transcript
-from companion.stages.stt import SttOptions, not_loaded, speech_in
+from companion.stages.stt import SttOptions, not_loaded, recogniser_threads, speech_in
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class SherpaCtcTranscriber:
             )
         try:
             self._recognizer = sherpa_onnx.OfflineRecognizer.from_nemo_ctc(
-                model=str(model), tokens=str(tokens), num_threads=self.options.threads or 1
+                model=str(model), tokens=str(tokens), num_threads=recogniser_threads(self.options)
             )
         except (RuntimeError, ValueError, OSError) as error:
             raise not_loaded(self.options.model_path, error) from error
