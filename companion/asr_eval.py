@@ -227,7 +227,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--window",
         type=float,
         metavar="SECONDS",
-        help="encoder window for short turns, 5 to 30 (default: the setting stt.encoder_window_s; 30 = off)",
+        help="encoder window for short turns, 5 to 30 seconds (default: the setting stt.encoder_window_s)",
     )
     parser.add_argument(
         "--no-hints",

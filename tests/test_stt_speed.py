@@ -19,6 +19,7 @@ from companion.stages.stt import (
     SttOptions,
     WhisperTranscriber,
     cut_loops,
+    default_window,
     encoder_frames,
     recogniser_threads,
     token_budget,
@@ -34,6 +35,19 @@ def test_a_short_turn_gets_the_short_window_and_a_long_one_the_whole() -> None:
     assert encoder_frames(int(14.5 * seconds), 15.0) is None  # less than a second to spare
     assert encoder_frames(3 * seconds, 30.0) is None  # 30 s is Whisper's own window: nothing to cut
     assert encoder_frames(2 * seconds, 5.0) == 500
+
+
+def test_the_window_is_left_to_the_language_unless_set() -> None:
+    from companion.engines import make_transcriber
+    from companion.settings import SttSettings
+    from models import load_manifest
+
+    whisper = load_manifest().models["whisper-tiny-en"]
+    assert (default_window("en"), default_window("da")) == (15.0, 30.0)
+    assert make_transcriber(whisper, Settings(), "da").options.encoder_window_s == 30.0
+    assert make_transcriber(whisper, Settings(), "en").options.encoder_window_s == 15.0
+    chosen = Settings(stt=SttSettings(encoder_window_s=20.0))
+    assert make_transcriber(whisper, chosen, "da").options.encoder_window_s == 20.0
 
 
 def test_the_decoder_budget_grows_with_the_speech_and_stops_in_time() -> None:
