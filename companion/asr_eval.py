@@ -260,7 +260,7 @@ def eval_asr_command(args: argparse.Namespace, settings: Settings) -> int:
     model = f"{name} ({profile})" if not args.model else f"{name} ({language})"
     if args.window is not None:
         model += f", window {args.window:g} s"
-    transcriber.hotwords = "" if args.no_hints else device_hints(settings)
+    transcriber.hotwords = "" if args.no_hints or not settings.stt.name_hints else device_hints(settings)
     print(f"loading the recogniser, {model} …", file=sys.stderr)
     transcriber.start()
     try:

@@ -82,8 +82,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         database.engine, DEVICE_HOUSEHOLD, lambda: loop.microphone_ok, settings.usage.keep_days
     )
     rules = engines.mind.rules
+
+    def names_to_hear() -> str:
+        if not settings.stt.name_hints:
+            return ""
+        return household_hints(database.engine, rules.catalogue.relatives)
+
     hints = HintsKeeper(
-        lambda: household_hints(database.engine, rules.catalogue.relatives),
+        names_to_hear,
         lambda words: setattr(engines.transcriber, "hotwords", words) if engines.transcriber else None,
     )
     groups_changed = CatalogueWatch(

@@ -86,6 +86,9 @@ class SttSettings:
     unsure_below: float = field(default=-0.85, metadata=_range(-5.0, 0.0))
     """Below this mean log-probability per token (Whisper's own score) the words count as heard unsurely: the
     companion says what it thinks it heard and asks. `companion eval-asr` marks such recordings with "?"."""
+    name_hints: bool = True
+    """Give the recogniser the relatives' names as hints. Turn off if `companion eval-asr --no-hints` hears
+    your recordings better."""
     encoder_window_s: float = field(default=0.0, metadata=_range(0.0, 30.0))
     """A turn whose speech fits (with a second to spare) is encoded in this many seconds instead of Whisper's
     30: about half the wait after speaking. 0 = 15 in English (as accurate as 30 there) and 30 in Danish

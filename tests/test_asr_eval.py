@@ -82,3 +82,38 @@ def test_errors_rates_and_times_are_counted_per_file_and_over_all(tmp_path: Path
     assert "WER 20.0%" in shown and "ring til hanne i morgen tak" in shown
     data = json.loads(as_json(report))
     assert data["schema"] == "companion-asr-eval/1" and data["files"][1]["errors"] == 2
+
+
+def test_eval_asr_on_the_pi_profile_hears_danish_with_the_profiles_model(
+    tiny_whisper_da: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pi-da profile as a Pi has it: its speech model in the data directory (here a tiny one in the real
+    format, which hears "hej med dig" in anything), Danish taken from the profile, hints from the settings."""
+    import shutil
+
+    from companion.cli import main
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_whisper_da, data / "models" / "faster-whisper-small")
+    config = tmp_path / "companion.toml"
+    config.write_text(
+        f'[general]\ndata_dir = "{data}"\nmodel_profile = "pi-da"\n[mind]\nrelatives = ["Birthe:datter"]\n',
+        encoding="utf-8",
+    )
+    folder = tmp_path / "sætninger"
+    folder.mkdir()
+    for name, said in (("hej", "Hej med dig."), ("godmorgen", "Godmorgen, Birthe.")):
+        espeak_wav(said, folder / f"{name}.wav", voice="da")
+        (folder / f"{name}.txt").write_text(said, encoding="utf-8")
+
+    assert main(["--config", str(config), "eval-asr", str(folder), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "Speech recognition with faster-whisper-small (pi-da): 2 recordings" in out
+    assert "hints: Birthe" in out
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert {row["name"]: row["wer"] for row in report["files"]} == {"hej": 0.0, "godmorgen": 1.5}
+
+    # A coordinator who found the names cost more than they give turns them off for the device and here.
+    config.write_text(config.read_text(encoding="utf-8") + "[stt]\nname_hints = false\n", encoding="utf-8")
+    assert main(["--config", str(config), "eval-asr", str(folder)]) == 0
+    assert "hints: (none)" in capsys.readouterr().out

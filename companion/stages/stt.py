@@ -37,12 +37,13 @@ _FRAMES_PER_S = 100
 """Whisper's log-mel frames per second of audio (a hop of 160 samples at 16 kHz)."""
 
 _WINDOW_SPARE_S = 1.0
-"""A turn is encoded in the shorter window only when its speech leaves this much silence after it: Whisper
-was trained on windows with room after the speech, and ends sentences early without it."""
+"""A turn is encoded in the shorter window only when its speech leaves this much room after it, so the last
+word never sits at the very edge of what the encoder sees."""
 
 _MAX_TOKENS = (10, 10, 180)
-"""The decoder's budget in a short turn: 10 tokens, plus 10 per second of speech (Danish needs about 6),
-at most 180 (so a long prompt of hints still fits Whisper's 448 positions)."""
+"""The decoder's budget in a short turn: 10 tokens, plus 10 per second of speech (Danish sentences spoken at
+espeak-ng's pace take 5 to 6 in Whisper's tokens), at most 180 (so a long prompt of hints still fits
+Whisper's 448 positions)."""
 
 _LOOP_COUNT = 4
 """A phrase of one to four words said this many times in a row is the decoder looping, not the person:
