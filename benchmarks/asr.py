@@ -35,7 +35,7 @@ from companion.mind.build import load_catalogue
 from companion.mind.catalogue import Group
 from companion.settings import Settings, data_dir
 from companion.stages.hints import hearing_hints
-from companion.stages.stt import SttOptions, WhisperTranscriber, default_window, speech_in
+from companion.stages.stt import SttOptions, WhisperTranscriber, encoder_window, speech_in
 from models import install_model, load_manifest, verify_model
 from models.locate import model_path
 
@@ -72,10 +72,6 @@ ESPEAK_VOICE = {"en": "en-us", "da": "da"}
 
 
 ROOT = HERE.parent
-SUMMARY_START, SUMMARY_END = (
-    "<!-- speech recognition: benchmarks/asr.py -->",
-    "<!-- end of speech recognition -->",
-)
 
 
 def _recordings(folder: Path, language: str) -> Path:
@@ -190,7 +186,7 @@ def _each_recogniser(
                         backend="faster-whisper",
                         language=language,
                         window=window,
-                        default=window == default_window(language),
+                        default=window == encoder_window(0, language),
                     )
                 )
     rows.append(_sherpa(sets["da"], scratch))
@@ -220,7 +216,7 @@ def _hints(models: dict[str, Path], sets: dict[str, list[Any]]) -> list[dict[str
     rows = []
     for name, folder in models.items():
         language = _languages(name)[-1]
-        transcriber = _whisper(folder, language, default_window(language))
+        transcriber = _whisper(folder, language, encoder_window(0, language))
         ways = {
             "none": "",
             "names": hearing_hints(RELATIVES),
@@ -237,7 +233,7 @@ def _threads(models: dict[str, Path], sets: dict[str, list[Any]]) -> list[dict[s
     for name, folder in models.items():
         language = _languages(name)[-1]
         for threads in (1, 2, 4):
-            transcriber = _whisper(folder, language, default_window(language), threads)
+            transcriber = _whisper(folder, language, encoder_window(0, language), threads)
             rows.append(_measure(transcriber, sets[language], name, language=language, threads=threads))
     return rows
 

@@ -239,7 +239,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def eval_asr_command(args: argparse.Namespace, settings: Settings) -> int:
     from companion.engines import make_transcriber, spoken_language
-    from models import load_manifest
+    from companion.settings import data_dir
+    from models import load_manifest, verify_model
 
     samples = find_samples(args.folder)
     manifest = load_manifest()
@@ -251,6 +252,13 @@ def eval_asr_command(args: argparse.Namespace, settings: Settings) -> int:
         raise CompanionError(
             f"There is no speech model {name!r} in the manifest.", f"One of: {speech_models}"
         )
+    if args.model:
+        found = verify_model(entry, data_dir(settings), trust_stamps=True, hash_files=False)
+        if found.status in ("missing", "corrupt"):
+            raise CompanionError(
+                f"The speech model {name} is not installed here ({found.summary}).",
+                f"companion models install {name}",
+            )
     language = args.language or spoken_language(settings, manifest)
     if args.window is not None:
         if not 5 <= args.window <= 30:

@@ -18,7 +18,7 @@ from companion.mind.build import mind_from_settings
 from companion.mind.policy import Mind
 from companion.pipeline import Pipeline
 from companion.settings import Settings, data_dir, dialogs_dir
-from companion.stages.stt import SttOptions, Transcriber, WhisperTranscriber, default_window
+from companion.stages.stt import SttOptions, Transcriber, WhisperTranscriber, encoder_window
 from companion.stages.tts import PiperSynthesizer, TtsOptions
 from companion.stages.vad import SileroVad
 from companion.store.database import Database
@@ -103,7 +103,7 @@ def make_transcriber(stt: ModelEntry, settings: Settings, language: str) -> Tran
         initial_prompt=settings.stt.initial_prompt,
         vad_threshold=settings.listening.vad_threshold,
         unsure_below=settings.stt.unsure_below,
-        encoder_window_s=settings.stt.encoder_window_s or default_window(language),
+        encoder_window_s=encoder_window(settings.stt.encoder_window_s, language),
     )
     if stt.stt_backend == "sherpa-onnx-nemo-ctc":
         from companion.stages.stt_sherpa import SherpaCtcTranscriber

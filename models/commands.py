@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from companion.errors import CompanionError
+from companion.errors import CompanionError, ModelError
 from companion.settings import Settings, data_dir
 from models.files import human_size
 from models.install import install_model, install_profile
@@ -57,7 +57,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "profile", nargs="?", help="profile or model to install (default: general.model_profile)"
     )
     install.add_argument("--no-progress", action="store_true", help="do not show progress bars")
-    verify = add("verify", verify_command, "check the size and SHA-256 of every model file of a profile")
+    verify = add(
+        "verify", verify_command, "check the size and SHA-256 of the files of a profile, or one model"
+    )
     verify.add_argument(
         "profile", nargs="?", help="profile or model to check (default: general.model_profile)"
     )
@@ -171,7 +173,13 @@ def verify_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def _is_one_model(manifest: Manifest, name: str) -> bool:
     """A name given to install or verify is a profile's first, then a single model's."""
-    return name not in manifest.profiles and name in manifest.models
+    if name not in manifest.profiles and name not in manifest.models:
+        raise ModelError(
+            f"There is no model profile or model called '{name}' in {manifest.path}.",
+            f"Use a profile ({', '.join(sorted(manifest.profiles))}) or a model "
+            f"({', '.join(sorted(manifest.models))}); the default is the setting general.model_profile.",
+        )
+    return name not in manifest.profiles
 
 
 def _summary(name: str, label: str, results: tuple[VerifyResult, ...]) -> int:

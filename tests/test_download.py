@@ -606,14 +606,31 @@ def test_a_model_shipped_in_two_packages_is_joined_into_the_data_dir(
     assert (folder / "config.json").stat().st_mtime_ns == config_written
 
 
-def test_a_damaged_piece_leaves_no_joined_file_and_says_how_to_reinstall(
-    joined_stt: ModelEntry, pip_for_pieces: list[list[str]], tmp_path: Path
+def test_a_damaged_piece_is_reinstalled_once_then_named_with_the_fix(
+    joined_stt: ModelEntry, pip_for_pieces: list[list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stt, data = joined_stt, tmp_path / "data"
     models.install.install_model(stt, data, False, "test", lambda line: None)
     piece = tmp_path / "site" / "fake_stt_b" / "data" / "model.bin.2"
     piece.write_bytes(piece.read_bytes()[:-1] + b"!")
     (model_path(stt, data) / "model.bin").unlink()
+    stale = model_path(stt, data) / ".model.bin.4242.writing"  # an install cut off by a power cut
+    stale.write_bytes(b"half")
+
+    # The packages were there already: pip reinstalls them once, and the model is joined right.
+    pip_for_pieces.clear()
+    assert models.install.install_model(stt, data, False, "test", lambda line: None).action == "installed"
+    assert [call[4:] for call in pip_for_pieces] == [
+        ["fake-stt-a==1.0", "--force-reinstall", "--no-deps"],
+        ["fake-stt-b==1.0", "--force-reinstall", "--no-deps"],
+    ]
+    assert (model_path(stt, data) / "model.bin").read_bytes() == WHISPER["model.bin"]
+    assert not stale.exists()
+
+    # A mirror that keeps serving the damaged piece: a plain error with the command, nothing half-made.
+    piece.write_bytes(piece.read_bytes()[:-1] + b"!")
+    (model_path(stt, data) / "model.bin").unlink()
+    monkeypatch.setattr(models.install, "run_pip", lambda command, show_output: None)
     with pytest.raises(ModelError) as caught:
         models.install.install_model(stt, data, False, "test", lambda line: None)
     assert _sha(WHISPER["model.bin"]) in str(caught.value)

@@ -456,7 +456,8 @@ def test_one_model_outside_the_profiles_is_listed_verified_and_named_in_the_fix(
 def test_models_install_unknown_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["models", "install", "klingon"], _settings(tmp_path)) == 1
     err = capsys.readouterr().err
-    assert "no model profile called 'klingon'" in err and "dev, pi-da" in err
+    assert "no model profile or model called 'klingon'" in err and "dev, pi-da" in err
+    assert "faster-whisper-base" in err
 
 
 def test_models_with_a_broken_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

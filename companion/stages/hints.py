@@ -3,7 +3,7 @@ those paired on the web page.
 
 Whisper is told them as "hotwords" (a prompt before the audio). Names are what it gets wrong most (tiny.en
 hears "Birthe" as "where the", "Mette" as "Matt") and what no model was trained on. Measured
-(benchmarks/ASR.md): with the names, the dev model heard 4 of 4 names right instead of 0. A fuller list —
+(benchmarks/ASR.md): with the names, the dev model heard 3 or 4 of 4 names right instead of 0. A fuller list —
 the catalogue's groups and places, phrases the policy listens for — showed no steady gain on the whole set
 (its word error rate moved by a few points either way between runs) and lengthens every turn's prompt, so
 the device gives names only; the policy matches group names tolerantly itself (mind/lexicon.py).

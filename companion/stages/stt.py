@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from companion.errors import MissingPackageError, ModelError, SttError
+from companion.errors import MissingPackageError, ModelError, SettingsError, SttError
 from companion.events import CAPTURE_RATE, Event, Transcript, Utterance
 
 log = logging.getLogger(__name__)
@@ -36,14 +36,21 @@ _PAD_MS = 200
 _FRAMES_PER_S = 100
 """Whisper's log-mel frames per second of audio (a hop of 160 samples at 16 kHz)."""
 
-_WINDOW_SPARE_S = 1.0
-"""A turn is encoded in the shorter window only when its speech leaves this much room after it, so the last
-word never sits at the very edge of what the encoder sees."""
+_WINDOW_FILL = 2 / 3
+"""A turn is encoded in the shorter window only when its speech fills at most this share of it: without
+timestamps Whisper came back empty or repeating when speech filled most of its window (measured with
+tiny.en near 30 s; hence timestamps from 20 s), so the shorter window keeps the same proportion."""
 
 _MAX_TOKENS = (10, 10, 180)
 """The decoder's budget in a short turn: 10 tokens, plus 10 per second of speech (Danish sentences spoken at
-espeak-ng's pace take 5 to 6 in Whisper's tokens), at most 180 (so a long prompt of hints still fits
-Whisper's 448 positions)."""
+espeak-ng's pace take 5 to 6 in Whisper's tokens), at most 180."""
+
+_MAX_LENGTH = 448
+"""Whisper's decoder positions: the prompt (hints, initial prompt) and the words it writes share them."""
+
+_LEAST_WINDOW_S = 5.0
+
+_PUNCTUATION = ".,!?;:"
 
 _LOOP_COUNT = 4
 """A phrase of one to four words said this many times in a row is the decoder looping, not the person:
@@ -62,47 +69,72 @@ def trim_silence(audio: np.ndarray, threshold: float = 0.5) -> np.ndarray:
 
 
 def encoder_frames(speech_samples: int, window_s: float) -> int | None:
-    """How many mel frames the encoder gets for a turn: the shorter window when the speech fits in it with
-    room to spare, else None (Whisper's own 30 s)."""
-    if window_s >= 30 or speech_samples / CAPTURE_RATE + _WINDOW_SPARE_S > window_s:
+    """How many mel frames the encoder gets for a turn: the shorter window when the speech fills at most
+    two thirds of it, else None (Whisper's own 30 s)."""
+    if window_s >= 30 or speech_samples / CAPTURE_RATE > window_s * _WINDOW_FILL:
         return None
     return int(window_s * _FRAMES_PER_S)
 
 
-def default_window(language: str) -> float:
-    """The encoder window when the setting leaves it to the language. In English the 15 s window measured as
-    accurate as 30 (benchmarks/ASR.md); on Danish speech the whole window did better on every set measured
-    here, though those sets are synthetic and small, so Danish keeps it until real voices say otherwise."""
-    return 15.0 if language == "en" else 30.0
+def encoder_window(setting: float, language: str) -> float:
+    """The window in seconds for `[stt] encoder_window_s`: 0 leaves it to the language. In English 15 s
+    heard within a word of 30 on the sets here (benchmarks/ASR.md); on Danish speech the whole window did
+    better on every set measured, though those sets are synthetic and small, so Danish keeps it until
+    real voices say otherwise."""
+    if setting == 0:
+        return 15.0 if language == "en" else 30.0
+    if setting < _LEAST_WINDOW_S:
+        raise SettingsError(
+            f"[stt] encoder_window_s = {setting:g} is too short for Whisper to hear a sentence in.",
+            "Use 0 (chosen by the language) or 5 to 30 seconds.",
+        )
+    return setting
 
 
-def token_budget(speech_samples: int) -> int:
+def token_budget(speech_samples: int, prompt_tokens: int = 0) -> int | None:
+    """How many tokens the decoder may write for a short turn: enough for the speech, never so many that a
+    long-winded guess runs on; None (Whisper's own limit) when the prompt leaves too little room for it."""
     base, per_second, ceiling = _MAX_TOKENS
-    return min(ceiling, base + int(per_second * speech_samples / CAPTURE_RATE))
+    budget = min(ceiling, base + int(per_second * speech_samples / CAPTURE_RATE))
+    room = _MAX_LENGTH - prompt_tokens - 1
+    return min(budget, room) if room >= base else None
 
 
 def cut_loops(text: str) -> tuple[str, bool]:
-    """The text with any phrase repeated _LOOP_COUNT or more times in a row kept once; whether one was."""
+    """The text with any phrase repeated _LOOP_COUNT or more times in a row kept once; whether one was.
+    Numbers are left alone: "22 22 22 22" is a Danish telephone number, said in pairs."""
     words = text.split()
-    plain = [word.strip(".,!?;:").lower() for word in words]
+    plain = [word.strip(_PUNCTUATION).lower() for word in words]
     kept: list[str] = []
-    looped = False
     at = 0
     while at < len(words):
-        for size in range(1, 5):
-            phrase = plain[at : at + size]
-            repeats = 1
-            while plain[at + repeats * size : at + (repeats + 1) * size] == phrase and len(phrase) == size:
-                repeats += 1
-            if repeats >= _LOOP_COUNT:
-                at += repeats * size
-                kept += words[at - size : at]  # the last copy: it carries the punctuation that follows
-                looped = True
-                break
-        else:
+        size, repeats = _repeats_at(plain, at)
+        if repeats < _LOOP_COUNT:
             kept.append(words[at])
             at += 1
+            continue
+        # The first copy as written, ended as the last copy ends (its full stop, not a comma).
+        first, last = words[at : at + size], words[at + repeats * size - 1]
+        ending = last[len(last.rstrip(_PUNCTUATION)) :]
+        kept += [*first[:-1], first[-1].rstrip(_PUNCTUATION) + ending]
+        at += repeats * size
+    looped = len(kept) < len(words)
     return (" ".join(kept).rstrip(",;") if looped else text), looped
+
+
+def _repeats_at(plain: list[str], at: int) -> tuple[int, int]:
+    """The shortest phrase (1 to 4 words) starting at `at` that repeats _LOOP_COUNT times or more in a row,
+    and how often; (1, 1) when none does."""
+    for size in range(1, 5):
+        phrase = plain[at : at + size]
+        if len(phrase) < size or any(ch.isdigit() for word in phrase for ch in word):
+            break
+        repeats = 1
+        while plain[at + repeats * size : at + (repeats + 1) * size] == phrase:
+            repeats += 1
+        if repeats >= _LOOP_COUNT:
+            return size, repeats
+    return 1, 1
 
 
 def mean_log_probability(segments: list[Any]) -> float:
@@ -139,7 +171,7 @@ def speech_in(audio: bytes, vad_threshold: float) -> np.ndarray:
 
 def recogniser_threads(options: SttOptions) -> int:
     """The setting, or (0) one per core up to 4: CTranslate2's own default is 4 even on 2 cores, where the
-    extra threads only queue (benchmarks/ASR.md), and a Pi 5 has 4."""
+    extra threads gain nothing (benchmarks/ASR.md), and a Pi 5 has 4."""
     return options.threads or min(4, os.cpu_count() or 1)
 
 
@@ -205,14 +237,14 @@ class WhisperTranscriber:
                 # One temperature: the fallback ladder can cost seconds on a Pi for no gain in a short turn.
                 temperature=0.0,
                 without_timestamps=short,
-                max_new_tokens=token_budget(speech.size) if short else None,
+                max_new_tokens=token_budget(speech.size, self._prompt_tokens()) if short else None,
                 condition_on_previous_text=False,
                 initial_prompt=self.options.initial_prompt or None,
                 hotwords=self.hotwords or None,
                 vad_filter=False,
             )
             heard = list(segments)
-        except RuntimeError as error:
+        except (RuntimeError, ValueError) as error:
             raise SttError(f"Speech recognition failed: {error}") from error
         text, looped = cut_loops(" ".join(segment.text.strip() for segment in heard).strip())
         confidence = mean_log_probability(heard)
@@ -225,6 +257,13 @@ class WhisperTranscriber:
         )
         sure = confidence >= self.options.unsure_below and not looped
         return Transcript(text, self.options.language, sure=sure)
+
+    def _prompt_tokens(self) -> int:
+        """The decoder positions faster-whisper's prompt takes: the hints and the initial prompt (each cut at
+        223 tokens, as it cuts them) and a few for the start of the transcript."""
+        tokenizer = self._model.hf_tokenizer
+        texts = (self.hotwords, self.options.initial_prompt)
+        return 6 + sum(min(223, len(tokenizer.encode(" " + text.strip()).ids)) for text in texts if text)
 
     def close(self) -> None:
         self._model = None
