@@ -91,7 +91,7 @@ class SttSettings:
     your recordings better."""
     encoder_window_s: float = field(default=0.0, metadata=_range(0.0, 30.0))
     """A short turn (up to two thirds of this) is encoded in this many seconds, 5 to 30, instead of Whisper's
-    30: 15 halves the wait after speaking. 0 = 15 in English (within a word of 30 there) and 30 in Danish
+    30: 15 halves the wait after speaking. 0 = 15 in English (as good as 30 there) and 30 in Danish
     (until measured on Danish voices: `companion eval-asr --window 15`, then `--window 30`)."""
 
 

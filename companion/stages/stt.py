@@ -78,7 +78,7 @@ def encoder_frames(speech_samples: int, window_s: float) -> int | None:
 
 def encoder_window(setting: float, language: str) -> float:
     """The window in seconds for `[stt] encoder_window_s`: 0 leaves it to the language. In English 15 s
-    heard within a word of 30 on the sets here (benchmarks/ASR.md); on Danish speech the whole window did
+    heard within a few words of 30 on the sets here (benchmarks/ASR.md); on Danish speech the whole window did
     better on every set measured, though those sets are synthetic and small, so Danish keeps it until
     real voices say otherwise."""
     if setting == 0:
