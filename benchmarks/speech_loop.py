@@ -141,7 +141,7 @@ def typed_turn(engines: Engines, text: str) -> tuple[float, int]:
 
     hub = ObserverHub([count_words])
     player = TurnPlayer(engines.pipeline(), sink, hub, use_earcon=True)
-    engines.chat.forget()
+    engines.mind.end_conversation()  # each turn a first one: no suggestion due from earlier turns
     began = time.perf_counter()
     player.start_turn(Transcript(text, engines.language))
     player.wait()
@@ -155,7 +155,9 @@ def streaming_proof(engines: Engines, rounds: int) -> dict[str, float]:
     for _ in range(rounds):
         for name, tokens, into in (("short", 12, short), ("long", 120, long)):
             force_reply_length(engines, tokens)
-            latency, count = typed_turn(engines, "Tell me about your day.")
+            # Small talk the guard lets through at both lengths: "Tell me about your day." drew a forced
+            # ramble ("I'm a doctor…") that the guard replaced with its fixed line, hiding the long reply.
+            latency, count = typed_turn(engines, "What did you have for breakfast?")
             into.append(latency)
             words[name] = count
     delattr(engines.chat, "_stream")

@@ -307,6 +307,8 @@ class Agenda:
         if group is None:
             if reading.relatives or not reading.has("group_words"):
                 return None
+            if not self.catalogue.groups:  # a coordinator has not filled the catalogue yet
+                return decision.say(self.phrases.say("no_groups_known"), act("clarifies"))
             examples = f" {self.phrases.say('and_word')} ".join(g.name for g in self.catalogue.groups[:2])
             return decision.say(self.phrases.say("unknown_group").format(examples=examples), act("clarifies"))
         convo.last_group_id = group.id
