@@ -11,11 +11,13 @@ import pytest
 
 from companion.content import load_persona
 from companion.errors import SettingsError
+from companion.events import Clause, ReplyDelta
 from companion.llm import LlamaChat, LlmOptions, base_prompt
 from companion.mind.build import load_catalogue, mind_from_settings, relatives_from_settings
 from companion.mind.catalogue import COPENHAGEN, Relative, parse_group
 from companion.mind.guard import Verdict, load_guard
 from companion.settings import parse_settings
+from companion.stages.chunker import ClauseChunker
 
 from minds import DIALOGS, Clock, say
 from tiny_models import GGUF_REPLY
@@ -62,6 +64,29 @@ def test_harmless_text_passes_clause_by_clause() -> None:
     assert all(isinstance(piece, str) for piece in out)
     assert "".join(str(piece) for piece in out).strip() == text
     assert len(out) >= 3
+
+
+def test_a_sentence_reaches_the_voice_with_the_token_after_it() -> None:
+    """Tokens as a language model writes them: the space comes with the next word. The guard hands on the
+    space that proves a clause ended, so the chunker after it cuts the first sentence there and then;
+    without it the sentence waited for the whole next clause (about 120 ms in benchmarks/speech_loop.py)."""
+    tokens = ["I'm", " sorry", ",", " I", " didn't", " know", " that", ".", " I", " had", " a", " toast", "."]
+    taken: list[str] = []
+
+    def model() -> Iterator[str]:
+        for token in tokens:
+            taken.append(token)
+            yield token
+
+    chunker = ClauseChunker()
+    first: list[Clause] = []
+    for piece in GUARD.filter(model()):
+        assert isinstance(piece, str)
+        first = [event for event in chunker.process(ReplyDelta(piece)) if isinstance(event, Clause)]
+        if first:
+            break
+    assert first[0].text == "I'm sorry, I didn't know that."
+    assert taken[-1] == " I"  # the token after the full stop, not the end of the next sentence
 
 
 def test_a_weekly_group_keeps_its_wall_time_across_daylight_saving() -> None:

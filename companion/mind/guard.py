@@ -52,7 +52,10 @@ class Guard:
             for piece in pieces:
                 held += piece
                 while verdict is None and (end := _CLAUSE_END.search(held)) is not None:
-                    clause, held = held[: end.end()], held[end.end() :]
+                    # The space that proves the clause ended goes with it: the chunker after the guard
+                    # needs it to cut, and would otherwise wait for the whole next clause to see it.
+                    cut = end.end() + 1 if held[end.end() : end.end() + 1].isspace() else end.end()
+                    clause, held = held[:cut], held[cut:]
                     verdict = self.judge(sentence + clause)
                     if verdict is None:
                         sentence = "" if _SENTENCE_END.search(clause) else sentence + clause
