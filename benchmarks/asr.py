@@ -30,12 +30,13 @@ from typing import Any
 import numpy as np
 
 from benchmarks.asr_report import put_summary, report, summary
-from companion.asr_eval import Recogniser, Report, evaluate, find_samples, read_audio
+from companion.asr_eval import Recogniser, Report, evaluate, find_samples
 from companion.mind.build import load_catalogue
 from companion.mind.catalogue import Group
 from companion.settings import Settings, data_dir
 from companion.stages.hints import hearing_hints
 from companion.stages.stt import SttOptions, WhisperTranscriber, encoder_window, speech_in
+from hardware.wav import read_as_captured
 from models import install_model, load_manifest, verify_model
 from models.locate import model_path
 
@@ -246,7 +247,7 @@ def _stages(models: dict[str, Path], sets: dict[str, list[Any]]) -> list[dict[st
     rows = []
     for name, folder in models.items():
         language = _languages(name)[-1]
-        audio = max((read_audio(sample.wav) for sample in sets[language]), key=len)
+        audio = max((read_as_captured(sample.wav) for sample in sets[language]), key=len)
         for window in (15.0, 30.0):
             transcriber = _whisper(folder, language, window)
             model = transcriber._model

@@ -34,7 +34,7 @@ from companion.settings import Settings, load_settings
 from hardware.factory import Hardware
 from hardware.light import ConsoleLight
 from hardware.simulated import SimulatedButton
-from hardware.wav import WavFileSource, write_wav
+from hardware.wav import read_as_captured, write_wav
 from models import load_manifest
 
 HERE = Path(__file__).parent
@@ -236,9 +236,7 @@ def memory_growth(engines: Engines, wav: Path, turns: int, model_bytes: int) -> 
     malloc's heap breathes by ±50 MB from turn to turn as replies differ in length, so growth is judged
     on averages: the last quarter of the run against its second quarter (after the first warm-up turns).
     """
-    source = WavFileSource(wav)
-    source.start()
-    audio = b"".join(iter(source.read, b""))
+    audio = read_as_captured(wav)
     player = TurnPlayer(engines.pipeline(), _NullSink(), ObserverHub(), use_earcon=True)
     samples: dict[int, float] = {}
     for turn in range(1, turns + 1):

@@ -106,19 +106,6 @@ def normalise(text: str) -> str:
     return " ".join(kept.split())
 
 
-def read_audio(wav: Path) -> bytes:
-    """The file as the microphone would give it: 16 kHz mono 16-bit."""
-    from hardware.wav import WavFileSource
-
-    source = WavFileSource(wav)
-    source.start()
-    audio = bytearray()
-    while block := source.read():
-        audio += block
-    source.close()
-    return bytes(audio)
-
-
 def evaluate(
     recogniser: Recogniser,
     samples: Sequence[Sample],
@@ -129,9 +116,11 @@ def evaluate(
 ) -> Report:
     import jiwer
 
+    from hardware.wav import read_as_captured
+
     files = []
     for number, sample in enumerate(samples, 1):
-        audio = read_audio(sample.wav)
+        audio = read_as_captured(sample.wav)
         started = clock()
         transcript = recogniser.transcribe(audio)
         heard = transcript.text

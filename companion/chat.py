@@ -15,7 +15,7 @@ from companion.events import AudioChunk, Clause, ReplyDelta, Transcript
 from companion.settings import Settings, data_dir
 from companion.store.database import Database
 from hardware.simulated import TypedTextInput
-from hardware.wav import WavFileSource, WavFolderSink, write_wav
+from hardware.wav import WavFolderSink, read_as_captured, write_wav
 
 
 def chat_loop(settings: Settings, speak_dir: Path | None = None) -> int:
@@ -75,11 +75,6 @@ def transcribe_file(settings: Settings, wav: Path) -> str:
         raise AudioDeviceError(f"There is no WAV file at {wav}.", "Check the path.")
     engines = build_engines(settings, hearing=True)
     assert engines.transcriber is not None
-    source = WavFileSource(wav)
-    source.start()
-    audio = bytearray()
-    while block := source.read():
-        audio += block
-    source.close()
+    audio = read_as_captured(wav)
     engines.transcriber.start()
-    return engines.transcriber.transcribe(bytes(audio)).text
+    return engines.transcriber.transcribe(audio).text

@@ -90,6 +90,12 @@ def read_wav(path: Path) -> tuple[Int16Array, int]:
     return mix_to_mono(_frames(payload, channels, bits // 8)), rate
 
 
+def read_as_captured(path: Path | str) -> bytes:
+    """A whole WAV file as the microphone gives sound: 16 kHz mono 16-bit."""
+    samples, rate = read_wav(Path(path))
+    return resample(samples, rate, CAPTURE_RATE).tobytes()
+
+
 class WavFileSource:
     """A WAV file as the microphone: 16 kHz mono blocks, then optional silence, then b"".
 
@@ -117,8 +123,7 @@ class WavFileSource:
         self._closed = False
 
     def start(self) -> None:
-        samples, rate = read_wav(self.path)
-        self._audio = resample(samples, rate, self.rate).tobytes()
+        self._audio = read_as_captured(self.path)
         self._offset = 0
         block_ms = CAPTURE_BLOCK_SAMPLES * 1000 / self.rate
         self._silence_blocks = int(np.ceil(self.trailing_silence_ms / block_ms))

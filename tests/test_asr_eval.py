@@ -66,9 +66,9 @@ def test_errors_rates_and_times_are_counted_per_file_and_over_all(tmp_path: Path
     first = _recording(tmp_path, "a_kaffe", "Jeg vil gerne have kaffe.", "one two three")
     second = _recording(tmp_path, "b_anne", "Ring til Anne i morgen", "one two three four five six")
     samples = find_samples(tmp_path)
-    from companion.asr_eval import read_audio
+    from hardware.wav import read_as_captured
 
-    sizes = [len(read_audio(first)), len(read_audio(second))]
+    sizes = [len(read_as_captured(first)), len(read_as_captured(second))]
     recogniser = SetWords({sizes[0]: "jeg vil gerne have kaffe", sizes[1]: "ring til hanne i morgen tak"})
     report = evaluate(recogniser, samples, "test", clock=Ticks(0.5))
     kaffe, anne = report.files
