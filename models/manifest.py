@@ -11,11 +11,11 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal, NoReturn, TypeVar, cast
-from urllib.parse import urlsplit
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
 
 from companion.errors import ModelError
+from models.manifest_rules import MODULE, check_layout, check_source, fail
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parent / "manifest.toml"
 SCHEMA = 1
@@ -31,7 +31,6 @@ MULTILINGUAL = "multi"
 # Model names become folder names under <data_dir>/models/, so keep them to what is safe on any disk.
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 _T = TypeVar("_T")
 
@@ -187,7 +186,7 @@ def parse_manifest(raw: Mapping[str, Any], path: Path) -> Manifest:
     _only_keys(raw, {"schema", "profiles", "models"}, where)
     schema = _get(raw, "schema", int, where)
     if schema != SCHEMA:
-        _fail(where, f"schema = {schema} is not supported; this program reads schema {SCHEMA}")
+        fail(where, f"schema = {schema} is not supported; this program reads schema {SCHEMA}")
     models: dict[str, ModelEntry] = {}
     for name, table in _get(raw, "models", dict, where).items():
         models[name] = _parse_model(
@@ -197,7 +196,7 @@ def parse_manifest(raw: Mapping[str, Any], path: Path) -> Manifest:
     for name, table in _get(raw, "profiles", dict, where).items():
         profiles[name] = _parse_profile(name, _table(table, f"{where}: [profiles.{name}]"), models, where)
     if not profiles:
-        _fail(where, "no [profiles.NAME] section")
+        fail(where, "no [profiles.NAME] section")
     return Manifest(path=path, models=models, profiles=profiles)
 
 
@@ -212,11 +211,11 @@ def _parse_profile(
         model_name = _get(table, kind, str, here)
         entry = models.get(model_name)
         if entry is None:
-            _fail(here, f"{kind} = '{model_name}' names no [models.{model_name}] section")
+            fail(here, f"{kind} = '{model_name}' names no [models.{model_name}] section")
         if entry.kind != kind:
-            _fail(here, f"{kind} = '{model_name}', but that model's kind is '{entry.kind}'")
+            fail(here, f"{kind} = '{model_name}', but that model's kind is '{entry.kind}'")
         if entry.language not in (language, MULTILINGUAL):
-            _fail(
+            fail(
                 here, f"{kind} '{model_name}' is for language '{entry.language}', the profile is '{language}'"
             )
         chosen[kind] = model_name
@@ -232,18 +231,16 @@ def _parse_profile(
 
 def _parse_model(name: str, table: Mapping[str, Any], here: str) -> ModelEntry:
     if not _NAME.match(name):
-        _fail(
-            here, "a model name may only use a-z, 0-9, '.', '_' and '-', and must start with a letter/digit"
-        )
+        fail(here, "a model name may only use a-z, 0-9, '.', '_' and '-', and must start with a letter/digit")
     _only_keys(table, {f for f in ModelEntry.__dataclass_fields__ if f != "name"}, here)
     kind = _choice(table, "kind", KINDS, here)
     source = _choice(table, "source", SOURCES, here)
     prompt_style = _choice(table, "prompt_style", PROMPT_STYLES, here) if "prompt_style" in table else None
     if (kind == "llm") != (prompt_style is not None):
-        _fail(here, "prompt_style ('base' or 'chat') is required for an llm and allowed only there")
+        fail(here, "prompt_style ('base' or 'chat') is required for an llm and allowed only there")
     ram_mb = _get(table, "ram_mb", int, here)
     if ram_mb <= 0:
-        _fail(here, f"ram_mb = {ram_mb} must be a positive number of megabytes")
+        fail(here, f"ram_mb = {ram_mb} must be a positive number of megabytes")
     raw_files = _get(table, "files", list, here)
     files = tuple(_parse_file(_table(item, here), f"{here} file {i + 1}") for i, item in enumerate(raw_files))
     entry = ModelEntry(
@@ -267,8 +264,8 @@ def _parse_model(name: str, table: Mapping[str, Any], here: str) -> ModelEntry:
             for i, item in enumerate(_get(table, "more_packages", list, here, []))
         ),
     )
-    _check_source(entry, here)
-    _check_layout(entry, here)
+    check_source(entry, here)
+    check_layout(entry, here)
     return entry
 
 
@@ -277,13 +274,13 @@ def _parse_file(table: Mapping[str, Any], here: str) -> ModelFile:
     name = _get(table, "name", str, here)
     here = f"{here} ('{name}')"
     if not name or "/" in name or "\\" in name or name in (".", ".."):
-        _fail(here, "name must be a plain file name, without folders")
+        fail(here, "name must be a plain file name, without folders")
     size = _get(table, "size", int, here)
     if size <= 0:
-        _fail(here, f"size = {size} must be the positive size in bytes")
+        fail(here, f"size = {size} must be the positive size in bytes")
     sha256 = _get(table, "sha256", str, here).lower()
     if not _SHA256.match(sha256):
-        _fail(here, f"sha256 = '{sha256}' must be 64 hexadecimal digits")
+        fail(here, f"sha256 = '{sha256}' must be 64 hexadecimal digits")
     return ModelFile(
         name=name,
         size=size,
@@ -301,109 +298,20 @@ def _parse_pin(table: Mapping[str, Any], here: str) -> PackagePin:
         version=_get(table, "version", str, here),
         module=_get(table, "module", str, here),
     )
-    if not _MODULE.match(pin.module):
-        _fail(here, f"module = '{pin.module}' must be an import name")
+    if not MODULE.match(pin.module):
+        fail(here, f"module = '{pin.module}' must be an import name")
     return pin
-
-
-def _check_source(entry: ModelEntry, here: str) -> None:
-    if not entry.files:
-        _fail(here, "files is empty; list at least one [[models.NAME.files]]")
-    names = [file.name for file in entry.files]
-    if len(set(names)) != len(names):
-        _fail(here, "two files have the same name")
-    if entry.source == "https":
-        if entry.package or entry.version or entry.module or entry.assemble or entry.more_packages:
-            _fail(here, "package, version, module, more_packages and assemble belong to source = 'pypi' only")
-        for file in entry.files:
-            scheme = urlsplit(file.url).scheme
-            # http is tolerated (a local mirror, the tests): the SHA-256 check, not TLS, guards integrity.
-            if scheme not in ("https", "http") or file.package_path or file.parts:
-                _fail(here, f"file '{file.name}' needs an https url (and no package_path or parts)")
-        return
-    if not (entry.package and entry.version and entry.module):
-        _fail(here, "source = 'pypi' needs package, version and module")
-    if not _MODULE.match(entry.module) or (entry.assemble and not entry.assemble.isidentifier()):
-        _fail(here, "module must be an import name and assemble a function name")
-    if entry.joined:
-        _check_parts(entry, here)
-        return
-    if entry.more_packages:
-        _fail(here, "more_packages is only for a model whose files are joined from parts")
-    for file in entry.files:
-        if file.url:
-            _fail(here, f"file '{file.name}' has a url, but the model comes from PyPI")
-        if entry.assemble:
-            if len(entry.files) != 1 or file.package_path:
-                _fail(here, "an assembled model has exactly one file and no package_path")
-            continue
-        relative = PurePosixPath(file.package_path)
-        if not file.package_path or relative.is_absolute() or ".." in relative.parts:
-            _fail(
-                here, f"file '{file.name}' needs a package_path inside the package, like 'data/{file.name}'"
-            )
-
-
-def _check_parts(entry: ModelEntry, here: str) -> None:
-    modules = {pin.module for pin in entry.packages}
-    for file in entry.files:
-        if file.url or file.package_path or entry.assemble or not file.parts:
-            _fail(
-                here,
-                f"file '{file.name}': in a model joined from parts, every file has parts and nothing else",
-            )
-        for part in file.parts:
-            if not isinstance(part, str):
-                _fail(here, f"file '{file.name}': parts must be a list of \"MODULE/PATH\" texts")
-            module, _, inside = part.partition("/")
-            relative = PurePosixPath(inside)
-            if module not in modules or not inside or relative.is_absolute() or ".." in relative.parts:
-                _fail(
-                    here,
-                    f"file '{file.name}': part '{part}' must be MODULE/PATH inside one of the model's "
-                    f"packages ({', '.join(sorted(modules))})",
-                )
-
-
-STT_BACKENDS = ("faster-whisper", "sherpa-onnx-nemo-ctc")
-
-
-def _check_layout(entry: ModelEntry, here: str) -> None:
-    """Check the files fit what model_path() hands the loaders: a .gguf, a whisper folder, a piper voice."""
-    names = {file.name for file in entry.files}
-    if entry.kind == "llm" and len([n for n in names if n.endswith(".gguf")]) != 1:
-        _fail(here, "an llm needs exactly one .gguf file")
-    if entry.kind == "tts":
-        voices = [n for n in names if n.endswith(".onnx")]
-        if len(voices) != 1 or f"{voices[0]}.json" not in names:
-            _fail(here, "a tts voice needs exactly one .onnx file and its .onnx.json next to it")
-    if entry.backend and (entry.kind != "stt" or entry.backend not in STT_BACKENDS):
-        _fail(here, f"backend is for an stt model only, one of {', '.join(STT_BACKENDS)}")
-    if entry.kind == "stt" and entry.stt_backend == "faster-whisper" and "model.bin" not in names:
-        _fail(here, "an stt model is a CTranslate2 folder and needs a model.bin file")
-    if (
-        entry.kind == "stt"
-        and entry.stt_backend == "sherpa-onnx-nemo-ctc"
-        and not {"model.onnx", "tokens.txt"} <= names
-    ):
-        _fail(here, "a sherpa-onnx NeMo CTC model needs model.onnx and tokens.txt")
-    if entry.source == "pypi" and not entry.assemble and not entry.joined:
-        folders = {PurePosixPath(file.package_path).parent for file in entry.files}
-        mismatched = [f.name for f in entry.files if PurePosixPath(f.package_path).name != f.name]
-        # Loaders find the .onnx.json beside the .onnx and whisper's files in one folder.
-        if len(folders) != 1 or mismatched:
-            _fail(here, "files used in place must sit in one package folder, under their own names")
 
 
 def _only_keys(table: Mapping[str, Any], allowed: set[str], here: str) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
-        _fail(here, f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+        fail(here, f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
 
 
 def _table(value: Any, here: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
-        _fail(here, "must be a table ([section] or { ... })")
+        fail(here, "must be a table ([section] or { ... })")
     return cast(Mapping[str, Any], value)
 
 
@@ -413,29 +321,22 @@ _MISSING: Any = object()
 def _get(table: Mapping[str, Any], key: str, kind: type[_T], here: str, default: _T = _MISSING) -> _T:
     if key not in table:
         if default is _MISSING:
-            _fail(here, f"'{key}' is missing")
+            fail(here, f"'{key}' is missing")
         return default
     value = table[key]
     # TOML's true/false would pass as int in Python; a size of `true` is a typo, not 1 byte.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        _fail(here, f"{key} = {value!r} must be {_describe(kind)}")
+        fail(here, f"{key} = {value!r} must be {_describe(kind)}")
     return value
 
 
 def _choice(table: Mapping[str, Any], key: str, allowed: tuple[_T, ...], here: str) -> _T:
     value = _get(table, key, str, here)
     if value not in allowed:
-        _fail(here, f"{key} = '{value}' is not one of: {', '.join(str(a) for a in allowed)}")
+        fail(here, f"{key} = '{value}' is not one of: {', '.join(str(a) for a in allowed)}")
     return cast(_T, value)
 
 
 def _describe(kind: type) -> str:
     names = {str: "text in quotes", int: "a whole number", list: "a list", dict: "a table"}
     return names.get(kind, kind.__name__)
-
-
-def _fail(here: str, problem: str) -> NoReturn:
-    raise ModelError(
-        f"{here}: {problem}.",
-        "Correct the model manifest (or pass --manifest with a correct one).",
-    )
