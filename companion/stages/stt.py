@@ -12,6 +12,7 @@ repeats over and over is cut to one and marked unsure: a looping decoder is Whis
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterator
@@ -202,6 +203,7 @@ class WhisperTranscriber:
         self.hotwords = ""
         """Names and phrases the recogniser is nudged toward (stages/hints.py): the groups, places and
         relatives of this household. Replaced whole when they change; read at each turn."""
+        self._prompt_counted: tuple[str | None, int] = (None, 0)
 
     def start(self) -> None:
         try:
@@ -260,15 +262,20 @@ class WhisperTranscriber:
 
     def _prompt_tokens(self) -> int:
         """The decoder positions faster-whisper's prompt takes: the hints and the initial prompt (each cut at
-        223 tokens, as it cuts them) and a few for the start of the transcript."""
-        tokenizer = self._model.hf_tokenizer
-        texts = (self.hotwords, self.options.initial_prompt)
-        return 6 + sum(min(223, len(tokenizer.encode(" " + text.strip()).ids)) for text in texts if text)
+        223 tokens, as it cuts them) and a few for the start of the transcript. Counted again only when the
+        hints change (a relative paired), not at every turn."""
+        if self._prompt_counted[0] != self.hotwords:
+            tokenizer = self._model.hf_tokenizer
+            texts = (self.hotwords, self.options.initial_prompt)
+            count = 6 + sum(min(223, len(tokenizer.encode(" " + text.strip()).ids)) for text in texts if text)
+            self._prompt_counted = (self.hotwords, count)
+        return self._prompt_counted[1]
 
     def close(self) -> None:
         self._model = None
 
 
+@functools.cache
 def _windowed(whisper_model: type) -> type:
     """faster-whisper's model, its encoder given only the first `encoder_frames` of the padded 30 s of
     features when set. CTranslate2 takes inputs shorter than 30 s; faster-whisper always pads to 30 s."""
